@@ -1,0 +1,35 @@
+"""Database URL resolution and engine creation (one engine per app or CLI command)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, create_engine
+
+from app.settings import Settings
+
+
+def resolve_database_url(settings: Settings) -> str:
+    """``DATABASE_URL`` when set (never starting a server), else the embedded cluster's URL."""
+    if settings.database_url:
+        return normalise_url(settings.database_url)
+    from app.embedded import EmbeddedPostgres
+
+    return EmbeddedPostgres(settings.home).start()
+
+
+def normalise_url(url: str) -> str:
+    """Accept libpq-style ``postgres://`` / ``postgresql://`` URLs and pick psycopg2."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix):]
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; sessions use UTC so timestamps round-trip unchanged."""
+    return create_engine(
+        normalise_url(url),
+        pool_size=10,
+        max_overflow=20,
+        pool_pre_ping=True,
+        connect_args={"options": "-c timezone=UTC"},
+    )
