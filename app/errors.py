@@ -1,0 +1,102 @@
+"""Domain errors: what went wrong, in Chinese and English, with the HTTP status it maps to.
+
+Nothing below the routers raises HTTPException; `app.api.problems` renders these as
+RFC 9457 ``application/problem+json`` and the CLI prints them and exits non-zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class DomainError(Exception):
+    """Base class: a user-safe message in both languages plus machine-readable extras."""
+
+    status = 400
+    type_slug = "bad-request"
+    title_zh = "请求无效"
+    title_en = "Bad request"
+
+    def __init__(self, message_zh: str, message_en: str | None = None, **extra: Any):
+        super().__init__(message_en or message_zh)
+        self.message_zh = message_zh
+        self.message_en = message_en or message_zh
+        self.extra = extra
+
+    def message(self, language: str = "zh") -> str:
+        return self.message_en if language == "en" else self.message_zh
+
+    def title(self, language: str = "zh") -> str:
+        return self.title_en if language == "en" else self.title_zh
+
+
+class NotFoundError(DomainError):
+    status = 404
+    type_slug = "not-found"
+    title_zh = "未找到"
+    title_en = "Not found"
+
+
+class InvalidInputError(DomainError):
+    status = 422
+    type_slug = "invalid-input"
+    title_zh = "输入无效"
+    title_en = "Invalid input"
+
+
+class OutsideCoverageError(DomainError):
+    status = 422
+    type_slug = "outside-managed-area"
+    title_zh = "超出管理区域"
+    title_en = "Outside the managed area"
+
+
+class UnknownClassError(DomainError):
+    status = 422
+    type_slug = "unknown-class"
+    title_zh = "未知的部件/事件分类"
+    title_en = "Unknown class"
+
+
+class ConflictError(DomainError):
+    status = 409
+    type_slug = "conflict"
+    title_zh = "冲突"
+    title_en = "Conflict"
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """One reason one input row (1-based, as a spreadsheet counts data rows) was refused."""
+
+    row: int | None
+    reason: str
+    column: str | None = None
+
+    def __str__(self) -> str:
+        where = f"row {self.row}" if self.row is not None else "file"
+        col = f" [{self.column}]" if self.column else ""
+        return f"{where}{col}: {self.reason}"
+
+
+@dataclass
+class ImportRejected(DomainError):
+    """An import refused as a whole: nothing was written. Lists every problem found."""
+
+    problems: list[RowProblem] = field(default_factory=list)
+    source: str = ""
+
+    status = 422
+    type_slug = "import-rejected"
+    title_zh = "导入被拒绝，未写入任何数据"
+    title_en = "Import rejected, nothing written"
+
+    def __post_init__(self) -> None:
+        n = len(self.problems)
+        DomainError.__init__(
+            self,
+            f"{self.source}: {n} 处问题，未写入任何数据",
+            f"{self.source}: {n} problem(s), nothing written",
+            problems=[p.__dict__ for p in self.problems[:1000]],
+        )

@@ -1,0 +1,129 @@
+"""Fixtures: a real, throwaway PostGIS built by the migrations.
+
+One template database is migrated and seeded per test session; each test that writes gets
+its own copy (``CREATE DATABASE … TEMPLATE``), so tests never see each other's rows and never
+touch the development database. The server is ``TEST_DATABASE_URL`` when set, else the
+embedded cluster started by the same launcher `make run` uses.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+
+from app import PROJECT_ROOT
+from app.db.migrate import upgrade
+from app.db.session import make_engine, normalise_url
+from app.settings import Settings
+
+SHARED_DIR = Path(os.environ.get("CITYGRID_SHARED", PROJECT_ROOT.parent / "shared"))
+_counter = itertools.count()
+
+
+def _server_url() -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return normalise_url(url)
+    from app.embedded import EmbeddedPostgres
+
+    return EmbeddedPostgres(Settings().home).start()
+
+
+def _admin(server_url: str):
+    url = make_url(server_url)
+    conn = psycopg2.connect(
+        host=url.host, port=url.port, user=url.username, password=url.password,
+        dbname=url.database or "postgres",
+    )
+    conn.autocommit = True
+    return conn
+
+
+def _create_db(server_url: str, name: str, template: str | None = None) -> str:
+    conn = _admin(server_url)
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if template:
+            # FILE_COPY copies the small template faster than the default WAL_LOG strategy.
+            cur.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY')
+        else:
+            cur.execute(f'CREATE DATABASE "{name}"')
+    conn.close()
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_db(server_url: str, name: str) -> None:
+    conn = _admin(server_url)
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    conn.close()
+
+
+@pytest.fixture(scope="session")
+def server_url() -> str:
+    return _server_url()
+
+
+@pytest.fixture(scope="session")
+def template_db(server_url: str) -> Iterator[str]:
+    """A migrated, class-seeded database used only as a template."""
+    from app.services.classes import load_standard_classes
+
+    name = f"citygrid_tpl_{os.getpid()}"
+    url = _create_db(server_url, name)
+    upgrade(url)
+    engine = make_engine(url)
+    load_standard_classes(engine)
+    engine.dispose()
+    yield name
+    _drop_db(server_url, name)
+
+
+@pytest.fixture()
+def new_database(server_url: str, template_db: str):
+    """A factory: ``new_database()`` returns the URL of a fresh copy of the template."""
+    created: list[str] = []
+
+    def factory() -> str:
+        name = f"citygrid_t_{os.getpid()}_{next(_counter)}"
+        created.append(name)
+        return _create_db(server_url, name, template=template_db)
+
+    yield factory
+    for name in created:
+        _drop_db(server_url, name)
+
+
+@pytest.fixture()
+def db_url(new_database) -> str:
+    """A fresh migrated database for this test only."""
+    return new_database()
+
+
+@pytest.fixture()
+def engine(db_url: str) -> Iterator[Engine]:
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture()
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    return Settings(database_url=db_url, home=tmp_path / "home")
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """``../shared``; skipped where absent, but a failure in CI (CI=true), where it must exist."""
+    if not (SHARED_DIR / "realdata").is_dir():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but the shared reference data is missing at {SHARED_DIR}")
+        pytest.skip(f"shared reference data not found at {SHARED_DIR}")
+    return SHARED_DIR
