@@ -3,6 +3,7 @@
 from alembic import context
 from geoalchemy2 import alembic_helpers
 from sqlalchemy import create_engine
+from sqlalchemy.pool import NullPool
 
 from app.db.models import metadata
 
@@ -20,7 +21,7 @@ def _url() -> str:
 
 
 def run_migrations_online() -> None:
-    connectable = config.attributes.get("connection") or create_engine(_url())
+    connectable = config.attributes.get("connection") or create_engine(_url(), poolclass=NullPool)
     options = dict(
         target_metadata=metadata,
         include_object=alembic_helpers.include_object,
