@@ -1,0 +1,41 @@
+"""Dependencies shared by the routers: settings, one DB session per request, the language."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from sqlalchemy.orm import Session
+
+from app.settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with request.app.state.sessionmaker() as session:
+        yield session
+
+
+def get_language(request: Request, lang: str | None = Query(None, pattern="^(zh|en)$")) -> str:
+    """``?lang=`` first, then Accept-Language, then the deployment's default."""
+    return language_of(request, lang)
+
+
+def language_of(request: Request, lang: str | None = None) -> str:
+    if lang:
+        return lang
+    accept = request.headers.get("accept-language", "").lower()
+    if accept.startswith("en"):
+        return "en"
+    if accept.startswith("zh"):
+        return "zh"
+    return request.app.state.settings.language
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[Session, Depends(get_session)]
+LanguageDep = Annotated[str, Depends(get_language)]

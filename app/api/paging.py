@@ -1,0 +1,21 @@
+"""Paging parameters shared by list endpoints."""
+
+from typing import Annotated
+
+from fastapi import Depends, Query
+from pydantic import BaseModel
+
+
+class Page(BaseModel):
+    limit: int
+    offset: int
+
+
+def page(
+    limit: int = Query(100, ge=1, le=5000, description="每页条数 / items per page"),
+    offset: int = Query(0, ge=0, description="跳过条数 / items to skip"),
+) -> Page:
+    return Page(limit=limit, offset=offset)
+
+
+PageDep = Annotated[Page, Depends(page)]

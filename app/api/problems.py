@@ -1,0 +1,74 @@
+"""The one place errors become HTTP responses: RFC 9457 ``application/problem+json``."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.api.deps import language_of
+from app.errors import DomainError
+
+log = logging.getLogger(__name__)
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+TYPE_BASE = "https://citygrid.example/problems/"
+
+
+def problem(
+    request: Request, status: int, slug: str, title: str, detail: str, **extra
+) -> JSONResponse:
+    body = {
+        "type": TYPE_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": str(request.url.path),
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def _domain(request: Request, exc: DomainError) -> JSONResponse:
+    lang = language_of(request, request.query_params.get("lang"))
+    return problem(request, exc.status, exc.type_slug, exc.title(lang), exc.message(lang), **exc.extra)
+
+
+def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    lang = language_of(request, request.query_params.get("lang"))
+    errors = [
+        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+        for e in exc.errors()
+    ]
+    where = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors)
+    title = "请求参数无效" if lang == "zh" else "Invalid request parameters"
+    return problem(request, 422, "invalid-input", title, where, errors=errors)
+
+
+def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    lang = language_of(request, request.query_params.get("lang"))
+    if exc.status_code == 404:
+        title = "未找到" if lang == "zh" else "Not found"
+        return problem(request, 404, "not-found", title, f"{request.url.path}")
+    return problem(request, exc.status_code, "http-error", str(exc.detail), str(exc.detail))
+
+
+def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+    # Driver errors never reach the user raw: log them, answer with a stable problem.
+    log.exception("database error on %s", request.url.path)
+    if isinstance(exc, OperationalError):
+        return problem(request, 503, "database-unavailable", "数据库不可用 / Database unavailable",
+                       "The database cannot be reached; try again shortly.")
+    return problem(request, 500, "database-error", "数据库错误 / Database error",
+                   "The request could not be completed; nothing was changed.")
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Register every error-to-response mapping on ``app``."""
+    app.add_exception_handler(DomainError, _domain)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(DBAPIError, _database)

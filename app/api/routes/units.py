@@ -1,0 +1,28 @@
+"""Responsible units 责任单位 / 专业部门."""
+
+from typing import Literal
+
+from fastapi import APIRouter, Request
+
+from app.api.deps import SessionDep
+from app.api.paging import PageDep
+from app.db import catalog as repo
+from app.services import catalog as service
+
+router = APIRouter(prefix="/api/v1/units", tags=["units 责任单位"])
+
+
+@router.get("", summary="责任单位列表 / list units")
+def read_units(
+    request: Request,
+    session: SessionDep,
+    page: PageDep,
+    kind: Literal["department", "subdistrict_office", "contractor", "command_centre"] | None = None,
+):
+    rows, matched = repo.list_units(session, kind=kind, limit=page.limit, offset=page.offset)
+    return {"numberMatched": matched, "numberReturned": len(rows), "items": rows}
+
+
+@router.get("/{code}", summary="责任单位详情 / one unit")
+def read_unit(session: SessionDep, code: str):
+    return service.get_unit(session, code)
