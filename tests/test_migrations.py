@@ -11,7 +11,7 @@ from tests.conftest import _create_db, _drop_db
 
 TABLES = {
     "admin_area", "responsible_unit", "grid", "street", "street_segment",
-    "classification", "component", "event", "case_log",
+    "classification", "component", "event", "case_log", "dispatch_rule",
 }
 
 
@@ -28,7 +28,7 @@ def test_up_down_up_on_empty_database(server_url):
     url = _create_db(server_url, name)
     try:
         upgrade(url)
-        assert current(url) == "0001"
+        assert current(url) == "0002"
         assert TABLES <= _tables(url)
         downgrade(url, "base")
         assert current(url) is None

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Numeric,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -39,6 +40,7 @@ STREET_GRADES = ("严管街", "控制街", "标准街")
 CLASS_SCHEMES = ("2013", "2026")
 CLASS_KINDS = ("component", "event")
 COMPONENT_STATUSES = ("in_service", "damaged", "missing", "occupied", "retired")
+TIME_LIMIT_UNITS = ("urgent_hours", "working_hours", "working_days", "calendar_days")
 EVENT_SOURCES = ("supervisor", "hotline", "public_app", "video", "higher_order")
 EVENT_STATUSES = (
     "reported", "verifying", "filed", "voided", "dispatched", "handling",
@@ -177,6 +179,10 @@ class ClassificationClass(Base):
             name="code_format",
         ),
         CheckConstraint("left(code, 2) = major_code", name="code_in_major"),
+        CheckConstraint(
+            f"time_limit_unit IS NULL OR {_in('time_limit_unit', TIME_LIMIT_UNITS)}",
+            name="time_limit_unit",
+        ),
     )
 
     scheme: Mapped[str] = mapped_column(String(4), primary_key=True)
@@ -187,7 +193,8 @@ class ClassificationClass(Base):
     name: Mapped[str] = mapped_column(Text)
     name_en: Mapped[str | None] = mapped_column(Text)
     geometry_type: Mapped[str | None] = mapped_column(String(16))
-    time_limit_hours: Mapped[float | None] = mapped_column(Numeric)
+    time_limit_value: Mapped[float | None] = mapped_column(Numeric)
+    time_limit_unit: Mapped[str | None] = mapped_column(String(16))
     is_custom: Mapped[bool] = mapped_column(Boolean, server_default="false")
     source: Mapped[str | None] = mapped_column(Text)
 
@@ -240,6 +247,10 @@ class Event(Base):
             ["classification.scheme", "classification.kind", "classification.code"],
             name="fk_event_class",
         ),
+        Index(
+            "ix_event_class_open", "scheme", "class_kind", "class_code", "reported_at",
+            postgresql_where=text("status NOT IN ('closed', 'voided')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -253,6 +264,9 @@ class Event(Base):
     reporter: Mapped[str | None] = mapped_column(Text)
     photo_urls: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
     idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    public_token: Mapped[str | None] = mapped_column(String(36), unique=True)
+    reporter_contact: Mapped[dict | None] = mapped_column(JSONB)
+    service_notice: Mapped[str | None] = mapped_column(Text)
     observed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
     grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id"))
@@ -286,3 +300,32 @@ class CaseLog(Base):
     to_status: Mapped[str | None] = mapped_column(String(12))
     note: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict | None] = mapped_column(JSONB)
+
+
+class DispatchRule(Base):
+    """Cases of a class in an area go to a unit; the most specific area wins."""
+
+    __tablename__ = "dispatch_rule"
+    __table_args__ = (
+        CheckConstraint(
+            "area_code ~ '^([0-9]{6}|[0-9]{9}|[0-9]{12}|[0-9]{15})$'", name="area_code"
+        ),
+        ForeignKeyConstraint(
+            ["scheme", "class_kind", "class_code"],
+            ["classification.scheme", "classification.kind", "classification.code"],
+            name="fk_dispatch_rule_class",
+        ),
+        UniqueConstraint(
+            "scheme", "class_kind", "class_code", "area_code", name="uq_dispatch_rule_class_area"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scheme: Mapped[str] = mapped_column(String(4))
+    class_kind: Mapped[str] = mapped_column(String(10))
+    class_code: Mapped[str] = mapped_column(String(5))
+    area_code: Mapped[str] = mapped_column(String(15), index=True)
+    area_level: Mapped[int] = mapped_column(SmallInteger, Computed("length(area_code)"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("responsible_unit.id"))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -117,7 +117,9 @@ CREATE TABLE classification (
     name text NOT NULL,
     name_en text,
     geometry_type varchar(16),
-    time_limit_hours numeric,
+    -- the class's handling time limit (处置时限): a value and a unit
+    time_limit_value numeric,
+    time_limit_unit varchar(16),
     is_custom boolean DEFAULT false NOT NULL,
     source text,
     CONSTRAINT pk_classification PRIMARY KEY (scheme, kind, code),
@@ -125,7 +127,9 @@ CREATE TABLE classification (
     CONSTRAINT ck_classification_kind CHECK (kind IN ('component', 'event')),
     CONSTRAINT ck_classification_code_format CHECK (
         (scheme = '2013' AND code ~ '^[0-9]{4}$') OR (scheme = '2026' AND code ~ '^[0-9]{5}$')),
-    CONSTRAINT ck_classification_code_in_major CHECK (left(code, 2) = major_code)
+    CONSTRAINT ck_classification_code_in_major CHECK (left(code, 2) = major_code),
+    CONSTRAINT ck_classification_time_limit_unit CHECK (time_limit_unit IS NULL
+        OR time_limit_unit IN ('urgent_hours', 'working_hours', 'working_days', 'calendar_days'))
 );
 
 CREATE TABLE component (
