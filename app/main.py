@@ -9,7 +9,9 @@ from fastapi import FastAPI
 from sqlalchemy.orm import sessionmaker
 
 from app.api.problems import install_problem_handlers
-from app.api.routes import areas, classes, components, grids, health, home, streets, units
+from app.api.routes import (
+    areas, classes, components, dispatch_rules, events, grids, health, home, streets, units,
+)
 from app.db.session import make_engine, resolve_database_url
 from app.settings import Settings
 
@@ -38,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   lifespan=lifespan)
     app.state.settings = settings
     install_problem_handlers(app)
-    for module in (health, home, grids, areas, streets, units, components, classes):
+    for module in (health, home, grids, areas, streets, units, components, classes, events,
+                   dispatch_rules):
         app.include_router(module.router)
     return app

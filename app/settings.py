@@ -31,3 +31,11 @@ class Settings(BaseSettings):
     language: Literal["zh", "en"] = "zh"
     demo_dir: Path = PROJECT_ROOT / "data" / "grids"
     page_size_max: int = 5000
+    # Assignment of events (事件/案件) — distances in metres.
+    street_max_distance_m: float = 50.0
+    component_radius_m: float = 30.0
+    duplicate_radius_m: float = 50.0
+    duplicate_window_days: float = 7.0
+    # Used when a class has no time limit of its own (placeholder until working calendars).
+    default_time_limit_hours: float = 48.0
+    preview_max_points: int = 10_000

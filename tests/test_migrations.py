@@ -28,7 +28,7 @@ def test_up_down_up_on_empty_database(server_url):
     url = _create_db(server_url, name)
     try:
         upgrade(url)
-        assert current(url) == "0002"
+        assert current(url) == "0003"
         assert TABLES <= _tables(url)
         downgrade(url, "base")
         assert current(url) is None

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from app.settings import Settings
@@ -13,6 +14,10 @@ from app.settings import Settings
 
 def get_settings(request: Request) -> Settings:
     return request.app.state.settings
+
+
+def get_engine(request: Request) -> Engine:
+    return request.app.state.engine
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -37,5 +42,6 @@ def language_of(request: Request, lang: str | None = None) -> str:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]
 LanguageDep = Annotated[str, Depends(get_language)]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from app.errors import InvalidInputError
@@ -12,6 +14,11 @@ from app.errors import InvalidInputError
 
 class GeoJSONResponse(JSONResponse):
     media_type = "application/geo+json"
+
+    def render(self, content: Any) -> bytes:
+        # jsonable_encoder turns datetimes and Decimals into JSON like FastAPI's own responses.
+        return json.dumps(jsonable_encoder(content), ensure_ascii=False,
+                          separators=(",", ":")).encode("utf-8")
 
 
 def parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:

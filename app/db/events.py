@@ -64,3 +64,68 @@ def bulk_load_events(conn: Connection, scheme: str, rows: Iterable[dict]) -> tup
 
 def count_grids(conn: Connection) -> int:
     return int(conn.execute(text("SELECT count(*) FROM grid WHERE valid_to IS NULL")).scalar_one())
+
+
+EVENT_SELECT = """
+SELECT e.id, e.status, e.scheme, e.class_kind, e.class_code, k.name AS class_name,
+       k.name_en AS class_name_en, k.major_name AS class_major_name,
+       ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat, e.location_text, e.description, e.source,
+       e.reporter, e.photo_urls, e.idempotency_key, e.public_token, e.observed_at, e.reported_at,
+       e.grid_code, e.community_code, e.subdistrict_code, e.district_code,
+       e.street_id, e.component_id, c.identifier AS component_identifier,
+       u.code AS unit_code, u.name AS unit_name, e.deadline_at, e.closed_at, e.updated_at,
+       e.assignment, e.reporter_contact, e.service_notice
+FROM event e
+JOIN classification k ON k.scheme = e.scheme AND k.kind = e.class_kind AND k.code = e.class_code
+LEFT JOIN component c ON c.id = e.component_id
+LEFT JOIN responsible_unit u ON u.id = e.unit_id
+"""
+
+INSERT_EVENT = """
+INSERT INTO event (scheme, class_kind, class_code, geom, location_text, description, source,
+                   reporter, reporter_contact, photo_urls, idempotency_key, public_token,
+                   observed_at, reported_at, grid_id, grid_code, community_code,
+                   subdistrict_code, district_code, street_id, street_distance_m, component_id,
+                   component_distance_m, unit_id, assignment, deadline_at, status)
+VALUES (:scheme, :class_kind, :class_code, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326),
+        :location_text, :description, :source, :reporter, CAST(:reporter_contact AS jsonb),
+        CAST(:photo_urls AS text[]), :idempotency_key, :public_token, :observed_at, :reported_at,
+        :grid_id, :grid_code, :community_code, :subdistrict_code, :district_code, :street_id,
+        :street_distance_m, :component_id, :component_distance_m, :unit_id,
+        CAST(:assignment AS jsonb), :deadline_at, 'reported')
+ON CONFLICT (idempotency_key) DO NOTHING
+RETURNING id
+"""
+
+
+def insert_event(conn: Connection, values: dict) -> int | None:
+    """Insert one case; None when its idempotency key already exists (nothing inserted)."""
+    return conn.execute(text(INSERT_EVENT), values).scalar()
+
+
+def insert_case_log(conn: Connection, event_id: int, action: str, actor: str | None,
+                    from_status: str | None, to_status: str | None, note: str | None = None) -> None:
+    conn.execute(
+        text("INSERT INTO case_log (event_id, actor, action, from_status, to_status, note) "
+             "VALUES (:e, :actor, :action, :f, :t, :note)"),
+        {"e": event_id, "actor": actor, "action": action, "f": from_status, "t": to_status, "note": note},
+    )
+
+
+def get_event(conn: Connection, event_id: int) -> dict | None:
+    row = conn.execute(text(EVENT_SELECT + " WHERE e.id = :id"), {"id": event_id}).mappings().first()
+    return dict(row) if row else None
+
+
+def get_event_by_key(conn: Connection, column: str, value: str) -> dict | None:
+    """The case with this idempotency key or public token."""
+    assert column in ("idempotency_key", "public_token")
+    row = conn.execute(text(EVENT_SELECT + f" WHERE e.{column} = :v"), {"v": value}).mappings().first()
+    return dict(row) if row else None
+
+
+def idempotency_fingerprint(conn: Connection, key: str) -> str | None:
+    return conn.execute(
+        text("SELECT assignment->>'request_fingerprint' FROM event WHERE idempotency_key = :k"),
+        {"k": key},
+    ).scalar()

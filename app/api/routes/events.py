@@ -1,0 +1,42 @@
+"""Events 事件/案件: intake with spatial assignment, preview, read."""
+
+from fastapi import APIRouter, Header, Response
+
+from app.api.deps import EngineDep, SettingsDep
+from app.errors import InvalidInputError
+from app.schemas.events import AssignRequest, EventCreate, EventOut
+from app.services import events as service
+
+router = APIRouter(prefix="/api/v1/events", tags=["events 案件"])
+
+
+@router.post("", status_code=201, response_model=EventOut, summary="上报事件 / report an event")
+def create_event(
+    body: EventCreate,
+    response: Response,
+    engine: EngineDep,
+    settings: SettingsDep,
+    idempotency_key: str | None = Header(None, max_length=128),
+):
+    if idempotency_key:
+        if body.idempotency_key and body.idempotency_key != idempotency_key:
+            raise InvalidInputError("请求头与请求体中的幂等键不一致",
+                                    "Idempotency-Key header and body idempotency_key differ")
+        body.idempotency_key = idempotency_key
+    event, created = service.create_event(engine, settings, body)
+    response.headers["Location"] = f"/api/v1/events/{event['id']}"
+    if not created:
+        response.status_code = 200
+        response.headers["Idempotent-Replayed"] = "true"
+    return event
+
+
+@router.post("/assign", summary="预览分派（不保存）/ assign points without storing")
+def assign_events(body: AssignRequest, engine: EngineDep, settings: SettingsDep):
+    results = service.preview_assignments(engine, settings, body.points, body.at)
+    return {"count": len(results), "results": results}
+
+
+@router.get("/{event_id}", response_model=EventOut, summary="案件详情 / one case")
+def read_event(event_id: int, engine: EngineDep):
+    return service.get_event(engine, event_id)

@@ -1,0 +1,154 @@
+"""Event intake: validate, assign, store and log a reported case in one transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+
+from app.db import classes as class_repo
+from app.db import events as repo
+from app.errors import (
+    ConflictError, InvalidInputError, NotFoundError, OutsideCoverageError, UnknownClassError,
+)
+from app.schemas.events import EventCreate, LocatedClassRef
+from app.services.assignment import PointRequest, assign_points
+from app.settings import Settings
+
+
+def _classes(conn, settings: Settings, refs: Sequence[LocatedClassRef]) -> dict:
+    """The class rows the refs name, or 422 naming each unknown class."""
+    wanted = {(r.class_kind, r.class_code) for r in refs}
+    found = class_repo.get_classes(conn, settings.class_scheme, wanted)
+    missing = sorted(wanted - found.keys())
+    if missing:
+        names = ", ".join(f"{k} {c}" for k, c in missing)
+        raise UnknownClassError(
+            f"分类方案 {settings.class_scheme} 中没有这些分类：{names}",
+            f"unknown class(es) in scheme {settings.class_scheme}: {names}",
+            unknown=[{"kind": k, "code": c} for k, c in missing],
+        )
+    return found
+
+
+def _check_component_found(ref: LocatedClassRef, assignment: dict) -> None:
+    if ref.component_identifier and (assignment.get("component") or {}).get("id") is None:
+        raise InvalidInputError(
+            f"部件标识码 {ref.component_identifier} 不存在", f"no component {ref.component_identifier}"
+        )
+
+
+def _point(ref: LocatedClassRef, at: datetime) -> PointRequest:
+    assert ref.lon is not None and ref.lat is not None
+    return PointRequest(lon=ref.lon, lat=ref.lat, kind=ref.class_kind or "event",
+                        code=ref.class_code, at=at, component_identifier=ref.component_identifier)
+
+
+def _outside(ref: LocatedClassRef) -> OutsideCoverageError:
+    return OutsideCoverageError(
+        f"位置 ({ref.lon}, {ref.lat}) 不在任何单元网格内（超出管理区域），未保存",
+        f"location ({ref.lon}, {ref.lat}) is outside the managed area; nothing was stored",
+        lon=ref.lon, lat=ref.lat,
+    )
+
+
+def fingerprint(request: EventCreate) -> str:
+    """A hash of what was asked, so a reused idempotency key with other content is caught."""
+    body = request.model_dump(mode="json", exclude={"idempotency_key"})
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def create_event(engine: Engine, settings: Settings, request: EventCreate,
+                 public_token: bool = False) -> tuple[dict, bool]:
+    """Store a case with its assignment; returns (case, created). A replayed key returns the
+    original case with created=False and stores nothing."""
+    print_ = fingerprint(request)
+    if request.idempotency_key:
+        existing = _replay(engine, request.idempotency_key, print_)
+        if existing:
+            return existing, False
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        classes = _classes(conn, settings, [request])
+        assignment = assign_points(conn, settings, [_point(request, now)], classes)[0]
+        if assignment is None:
+            raise _outside(request)
+        _check_component_found(request, assignment)
+        assignment["request_fingerprint"] = print_
+        event_id = repo.insert_event(conn, _row(settings, request, assignment, now, public_token))
+        if event_id is not None:
+            repo.insert_case_log(conn, event_id, "report", request.reporter, None, "reported",
+                                 f"source={request.source}")
+    if event_id is None:  # a concurrent retry with the same key won the insert
+        existing = _replay(engine, request.idempotency_key or "", print_)
+        assert existing is not None
+        return existing, False
+    return get_event(engine, event_id), True
+
+
+def _replay(engine: Engine, key: str, print_: str) -> dict | None:
+    with engine.connect() as conn:
+        event = repo.get_event_by_key(conn, "idempotency_key", key)
+    if event is None:
+        return None
+    if (event["assignment"] or {}).get("request_fingerprint") != print_:
+        raise ConflictError(
+            f"幂等键 {key} 已用于另一内容不同的上报（案件 #{event['id']}）",
+            f"idempotency key {key} was already used for a different report (case #{event['id']})",
+            existing_id=event["id"],
+        )
+    return event
+
+
+def _row(settings: Settings, r: EventCreate, a: dict, now: datetime, public_token: bool) -> dict:
+    unit, street, comp = a["unit"], a["street"], a.get("component") or {}
+    return {
+        "scheme": settings.class_scheme, "class_kind": r.class_kind, "class_code": r.class_code,
+        "lon": r.lon, "lat": r.lat, "location_text": r.location_text, "description": r.description,
+        "source": r.source, "reporter": r.reporter,
+        "reporter_contact": json.dumps(getattr(r, "reporter_contact", None)),
+        "photo_urls": [str(u) for u in r.photo_urls] or None, "idempotency_key": r.idempotency_key,
+        "public_token": str(uuid.uuid4()) if public_token else None,
+        "observed_at": r.observed_at or now, "reported_at": now,
+        "grid_id": a["grid"]["id"], "grid_code": a["grid"]["code"],
+        "community_code": a["community"]["code"], "subdistrict_code": a["subdistrict"]["code"],
+        "district_code": a["district"]["code"], "street_id": street.get("id"),
+        "street_distance_m": street.get("distance_m"), "component_id": comp.get("id"),
+        "component_distance_m": comp.get("distance_m"), "unit_id": unit.get("id"),
+        "assignment": json.dumps(a, default=str, ensure_ascii=False),
+        "deadline_at": a["deadline"]["at"],
+    }
+
+
+def get_event(engine: Engine, event_id: int) -> dict:
+    """One case by id, or 404."""
+    with engine.connect() as conn:
+        event = repo.get_event(conn, event_id)
+    if event is None:
+        raise NotFoundError(f"没有编号为 {event_id} 的案件", f"no case with id {event_id}")
+    return event
+
+
+def preview_assignments(engine: Engine, settings: Settings, refs: Sequence[LocatedClassRef],
+                        at: datetime | None) -> list[dict]:
+    """Assign up to ``preview_max_points`` points without storing anything."""
+    if len(refs) > settings.preview_max_points:
+        raise InvalidInputError(f"一次最多 {settings.preview_max_points} 个点",
+                                f"at most {settings.preview_max_points} points per request")
+    at = at or datetime.now(UTC)
+    with engine.connect() as conn:
+        classes = _classes(conn, settings, refs)
+        results = assign_points(conn, settings, [_point(r, at) for r in refs], classes)
+    out = []
+    for i, (ref, assignment) in enumerate(zip(refs, results, strict=True)):
+        if assignment is None:
+            out.append({"index": i, "lon": ref.lon, "lat": ref.lat, "inside": False,
+                        "reason": "超出管理区域", "reason_en": "outside the managed area"})
+        else:
+            out.append({"index": i, "lon": ref.lon, "lat": ref.lat, "inside": True,
+                        "assignment": assignment})
+    return out

@@ -1,0 +1,297 @@
+"""Import service: areas, units, grids, streets and components from files, all-or-nothing.
+
+Reading and the pure checks live in ``gis`` (``gis.io``, ``gis.validate``,
+``gis._import_layers``); look-ups and writes in ``app.db.imports``. This module runs them in
+order: read → map columns → check everything (collecting every problem) → write in one
+transaction, or write nothing and raise :class:`~app.errors.ImportRejected`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from time import perf_counter
+
+import geopandas as gpd
+import pandas as pd
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+from tqdm.auto import tqdm
+
+from app.db import classes as class_repo
+from app.db import imports as repo
+from app.errors import ImportRejected, InvalidInputError, RowProblem
+from app.settings import Settings
+from gis._import_layers import (
+    SPECS,
+    assign_identifiers,
+    attributes_json,
+    check_areas,
+    check_component_classes,
+    check_component_refs,
+    check_grids,
+    check_streets,
+    check_units,
+    map_columns,
+    required_values,
+)
+from gis.io import SourceError, read_table, to_geoframe
+from gis.validate import Issue, geometry_issues, locate, pattern_issues, usable_geometry
+
+LAYERS = ("areas", "units", "grids", "streets", "components")
+# Below this many rows an import takes a moment and a progress bar would only be noise.
+PROGRESS_MIN_ROWS = 10_000
+
+
+@dataclass
+class ImportOptions:
+    """How to read a source: column mapping, layer, CRS, CSV coordinates, constant values."""
+
+    columns: dict[str, str] = field(default_factory=dict)  # target field -> source column
+    layer_name: str | None = None
+    source_crs: str | None = None
+    lon_column: str | None = None
+    lat_column: str | None = None
+    defaults: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ImportReport:
+    """What an import did; ``details`` holds layer-specific counts."""
+
+    layer: str
+    source: str
+    rows_read: int
+    rows_written: int
+    seconds: float
+    warnings: list[str]
+    details: dict[str, int] = field(default_factory=dict)
+
+
+def read_source(path: Path, options: ImportOptions | None = None) -> gpd.GeoDataFrame:
+    """The file as a GeoDataFrame in EPSG:4326 (with ``_row``), or ImportRejected."""
+    options = options or ImportOptions()
+    path = Path(path)
+    try:
+        frame, issues, _ = to_geoframe(
+            read_table(path, options.layer_name), source_crs=options.source_crs,
+            lon_column=options.lon_column, lat_column=options.lat_column,
+        )
+    except SourceError as exc:
+        raise _rejected([Issue(None, str(exc))], path.name) from exc
+    if issues:
+        raise _rejected(issues, path.name)
+    return frame
+
+
+def import_file(
+    engine: Engine, settings: Settings, layer: str, path: Path,
+    options: ImportOptions | None = None, progress: bool = False,
+) -> ImportReport:
+    """Import one layer from a GeoJSON, GeoPackage, zipped Shapefile or CSV(.gz) file."""
+    started = perf_counter()
+    options = options or ImportOptions()
+    _check_request(layer, options)
+    path = Path(path)
+    try:
+        table = read_table(path, options.layer_name)
+    except SourceError as exc:
+        raise _rejected([Issue(None, str(exc))], path.name) from exc
+    report = import_frame(engine, settings, layer, table, options, progress, source=path.name)
+    report.seconds = perf_counter() - started
+    return report
+
+
+def import_frame(
+    engine: Engine, settings: Settings, layer: str, frame: gpd.GeoDataFrame | pd.DataFrame,
+    options: ImportOptions | None = None, progress: bool = False, source: str = "<frame>",
+) -> ImportReport:
+    """Import one layer from a frame (a GeoDataFrame, or a table with lon/lat or WKT)."""
+    started = perf_counter()
+    options = options or ImportOptions()
+    _check_request(layer, options)
+    spec = SPECS[layer]
+    job = _Job(settings, options, source, len(frame) > PROGRESS_MIN_ROWS and progress, layer)
+    try:
+        geo, issues, job.warnings = to_geoframe(
+            frame, source_crs=options.source_crs, lon_column=options.lon_column,
+            lat_column=options.lat_column, geometry_required=bool(spec.geometry),
+        )
+        defaults = dict(options.defaults)
+        if layer == "components":
+            # a district default is a fallback after the point-in-district look-up
+            job.default_district = defaults.pop("district_code", None)
+        mapped, extra, more = map_columns(geo, spec, options.columns, defaults)
+        issues += more
+        if any(i.row is None for i in issues) or mapped.empty:
+            job.reject(issues or [Issue(None, "the source has no data rows")])
+        issues += required_values(mapped, spec)
+        if spec.geometry:
+            seen = {i.row for i in issues if i.column not in spec.fields}
+            issues += geometry_issues(mapped, spec.geometry, skip=seen)
+        job.issues = issues
+        job.step("validate")
+        with engine.begin() as conn:
+            written = _WRITERS[layer](conn, job, mapped, extra)
+        job.step("written")
+    except SourceError as exc:
+        raise _rejected([Issue(None, str(exc))], source) from exc
+    except DBAPIError as exc:
+        raise _database_rejected(exc, source) from exc
+    finally:
+        job.close()
+    return ImportReport(layer, source, len(frame), written, perf_counter() - started,
+                        job.warnings, job.details)
+
+
+# -- per layer: look up, check, write --------------------------------------------------------
+
+
+def _areas(conn: Connection, job: _Job, frame: gpd.GeoDataFrame, extra) -> int:
+    frame, issues = check_areas(frame, repo.area_levels(conn))
+    job.check(issues)
+    return repo.write_areas(conn, frame, job.rows)
+
+
+def _units(conn: Connection, job: _Job, frame: gpd.GeoDataFrame, extra) -> int:
+    frame, issues = check_units(frame, repo.area_levels(conn), repo.unit_codes(conn),
+                                repo.office_areas(conn))
+    job.check(issues)
+    return repo.write_units(conn, frame, job.rows)
+
+
+def _grids(conn: Connection, job: _Job, frame: gpd.GeoDataFrame, extra) -> int:
+    codes = frame["code"].dropna()
+    wanted = set(frame["community_code"].dropna()) | set(codes.str[:12])
+    communities = repo.area_shapes(conn, "community", wanted)
+    frame, issues = check_grids(frame, communities, repo.current_grid_codes(conn, set(codes)),
+                                repo.unit_codes(conn))
+    job.check(issues)
+    return repo.write_grids(conn, frame, job.rows)
+
+
+def _streets(conn: Connection, job: _Job, frame: gpd.GeoDataFrame, extra) -> int:
+    districts = repo.area_shapes(conn, "district")
+    missing = frame["district_code"].isna().to_numpy()
+    if missing.any() and len(districts) == 1:
+        frame.loc[missing, "district_code"] = districts["code"].iloc[0]
+    elif missing.any() and len(districts) > 1:
+        # several districts: each street goes to the one holding its segment's middle
+        where = missing & usable_geometry(frame.geometry, SPECS["streets"].geometry)
+        frame.loc[where, "district_code"] = locate(frame.geometry[where], districts).to_numpy()
+    stored = repo.segment_source_ids(conn, set(frame["source_id"].dropna()))
+    frame, issues = check_streets(frame, set(districts["code"]), stored)
+    job.check(issues)
+    segments = frame.explode(index_parts=False)  # a MultiLineString -> one segment per part
+    written, created, reused = repo.write_streets(conn, segments, job.rows)
+    job.details.update(segments=written, streets_created=created, streets_reused=reused)
+    if frame["district_code"].isna().any():
+        job.warnings.append("some streets have no district (no district_code and no single "
+                            "or containing district in admin_area)")
+    return written
+
+
+def _components(conn: Connection, job: _Job, frame: gpd.GeoDataFrame, extra) -> int:
+    scheme = job.settings.class_scheme
+    classes = class_repo.existing_codes(conn, scheme, "component")
+    frame, issues = check_component_classes(frame, scheme, classes)
+    issues += pattern_issues(frame, "district_code", r"\d{6}", "6 digits (GB/T 2260)")
+    district = frame["district_code"].copy()
+    need = (frame["identifier"].isna() & district.isna()).to_numpy()
+    need = need & usable_geometry(frame.geometry, SPECS["components"].geometry)
+    if need.any():
+        found = locate(frame.geometry[need], repo.area_shapes(conn, "district"))
+        district[need] = found.to_numpy()
+    if job.default_district:
+        district = district.where(district.notna(), job.default_district)
+    todo = frame["identifier"].isna()
+    last = repo.last_sequences(conn, scheme, set(district[todo].dropna()),
+                               set(frame["class_code"][todo].dropna()))
+    frame, more = assign_identifiers(frame, district, scheme, last)
+    issues += more
+    stored = repo.component_identifiers(conn, set(frame["identifier"].dropna()))
+    issues += check_component_refs(frame, repo.unit_codes(conn), stored)
+    job.check(issues)
+    frame = frame.assign(attributes=attributes_json(extra))
+    written, with_grid, with_street = repo.write_components(conn, frame, scheme, job.rows)
+    job.details.update(with_grid=with_grid, with_street=with_street)
+    if written - with_grid:
+        job.warnings.append(f"{written - with_grid} component(s) lie in no current grid")
+    if written - with_street:
+        job.warnings.append(f"{written - with_street} component(s) have no street within 50 m")
+    return written
+
+
+_WRITERS: dict[str, Callable[..., int]] = {
+    "areas": _areas, "units": _units, "grids": _grids, "streets": _streets,
+    "components": _components,
+}
+
+
+# -- plumbing ---------------------------------------------------------------------------------
+
+
+class _Job:
+    """One import's context: options, collected issues, warnings, progress."""
+
+    def __init__(self, settings: Settings, options: ImportOptions, source: str, bar: bool,
+                 layer: str):
+        self.settings, self.options, self.source = settings, options, source
+        self.issues: list[Issue] = []
+        self.warnings: list[str] = []
+        self.details: dict[str, int] = {}
+        self.default_district: str | None = None
+        self._copied = 0
+        self._bar = tqdm(total=3, desc=f"import {layer}", unit="step", disable=not bar,
+                         leave=False)
+
+    def check(self, issues: list[Issue]) -> None:
+        """Reject with every issue found so far, if any; else go on to the write."""
+        if self.issues or issues:
+            self.reject(self.issues + issues)
+        self.step("copy")
+
+    def reject(self, issues: list[Issue]) -> None:
+        raise _rejected(issues, self.source)
+
+    def rows(self, n: int) -> None:
+        self._copied += n
+        self._bar.set_postfix_str(f"{self._copied:,} rows copied")
+
+    def step(self, name: str) -> None:
+        self._bar.set_postfix_str(name)
+        self._bar.update(1)
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+def _check_request(layer: str, options: ImportOptions) -> None:
+    if layer not in LAYERS:
+        raise InvalidInputError(f"未知的图层 {layer!r}，应为 {'、'.join(LAYERS)}",
+                                f"unknown layer {layer!r}; expected one of {', '.join(LAYERS)}")
+    fields = SPECS[layer].fields
+    unknown = sorted((set(options.columns) | set(options.defaults)) - set(fields))
+    if unknown:
+        raise InvalidInputError(
+            f"图层 {layer} 没有字段 {', '.join(unknown)}；可用字段：{', '.join(fields)}",
+            f"layer {layer} has no field(s) {', '.join(unknown)}; fields: {', '.join(fields)}",
+        )
+
+
+def _rejected(issues: list[Issue], source: str) -> ImportRejected:
+    ordered = sorted(issues, key=lambda i: (i.row is not None, i.row or 0))
+    return ImportRejected([RowProblem(i.row, i.reason, i.column) for i in ordered], source=source)
+
+
+def _database_rejected(exc: DBAPIError, source: str) -> ImportRejected:
+    """A driver error as one file-level problem (the transaction is already rolled back)."""
+    diag = getattr(exc.orig, "diag", None)
+    primary = getattr(diag, "message_primary", None) or str(exc.orig).strip().splitlines()[0]
+    detail = getattr(diag, "message_detail", None)
+    constraint = getattr(diag, "constraint_name", None)
+    reason = f"the database refused the import, nothing was written: {primary}"
+    if detail:
+        reason += f" ({detail})"
+    return ImportRejected([RowProblem(None, reason, constraint)], source=source)
