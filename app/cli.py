@@ -19,7 +19,7 @@ demo_app = typer.Typer(help="The synthetic demo district.", no_args_is_help=True
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 
-LAYERS = ("areas", "units", "grids", "streets", "components")
+LAYERS = ("areas", "units", "grids", "streets", "components", "events")
 
 
 def _settings() -> Settings:
@@ -139,7 +139,7 @@ def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
 
 @app.command("import")
 def import_layer(
-    layer: Annotated[str, typer.Argument(help="areas | units | grids | streets | components")],
+    layer: Annotated[str, typer.Argument(help="areas | units | grids | streets | components | events")],
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
     map_: Annotated[list[str] | None, typer.Option(
         "--map", help="FIELD=SOURCE_COLUMN, e.g. --map code=GRID_ID (repeatable)")] = None,
@@ -149,12 +149,18 @@ def import_layer(
     crs: Annotated[str | None, typer.Option(help="CRS of a file that declares none, e.g. EPSG:4490")] = None,
     lon: Annotated[str | None, typer.Option(help="CSV longitude column")] = None,
     lat: Annotated[str | None, typer.Option(help="CSV latitude column")] = None,
+    skip_invalid: Annotated[bool, typer.Option(
+        help="events: import the valid rows and write the rejected ones to --rejects")] = False,
+    rejects: Annotated[Path | None, typer.Option(help="events: where rejected rows go (CSV)")] = None,
 ) -> None:
-    """Import FILE (GeoJSON, GeoPackage, zipped Shapefile, CSV) all-or-nothing."""
+    """Import FILE (GeoJSON, GeoPackage, zipped Shapefile, CSV; events also NDJSON) all-or-nothing."""
     from app.services.imports import ImportOptions, import_file
 
     if layer not in LAYERS:
         raise typer.BadParameter(f"one of {', '.join(LAYERS)}", param_hint="LAYER")
+    if layer == "events":
+        _import_events(file, _pairs(map_, "--map"), _pairs(set_, "--set"), lon, lat, skip_invalid, rejects)
+        return
     options = ImportOptions(
         columns=_pairs(map_, "--map"), defaults=_pairs(set_, "--set"), layer_name=layer_name,
         source_crs=crs, lon_column=lon, lat_column=lat,
@@ -171,6 +177,31 @@ def import_layer(
                f"from {report.source} in {report.seconds:.1f} s")
     for warning in report.warnings:
         typer.echo(f"  warning: {warning}")
+
+
+def _import_events(file: Path, columns: dict, defaults: dict, lon: str | None, lat: str | None,
+                   skip_invalid: bool, rejects: Path | None) -> None:
+    from app.services.event_import import EventImportOptions, import_events
+
+    if skip_invalid and rejects is None:
+        rejects = file.with_name(file.name.split(".")[0] + ".rejects.csv")
+    options = EventImportOptions(columns=columns, defaults=defaults, lon_column=lon, lat_column=lat,
+                                 skip_invalid=skip_invalid, rejects_path=rejects)
+    settings = _settings()
+    engine = _engine(settings)
+    try:
+        report = import_events(engine, settings, file, options, progress=sys.stderr.isatty())
+    except DomainError as exc:
+        _fail(exc)
+    finally:
+        engine.dispose()
+    rate = report.rows_written / report.seconds if report.seconds else 0
+    typer.echo(f"events: {report.rows_written} of {report.rows_read} rows written from "
+               f"{report.source} in {report.seconds:.1f} s ({rate:,.0f} rows/s)")
+    if report.rows_already_imported:
+        typer.echo(f"  {report.rows_already_imported} rows skipped: their idempotency key was imported before")
+    if report.rows_rejected:
+        typer.echo(f"  {report.rows_rejected} rows rejected, written to {report.rejects_path}")
 
 
 # -- demo -----------------------------------------------------------------------------------

@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     # 2026 = GB/T 47678.5-2026 (5-digit classes, 17-digit ids).
     class_scheme: Literal["2013", "2026"] = "2013"
     language: Literal["zh", "en"] = "zh"
+    # Local time of the deployment: naive timestamps in imported files are read in it.
+    timezone: str = "Asia/Shanghai"
     demo_dir: Path = PROJECT_ROOT / "data" / "grids"
     page_size_max: int = 5000
     # Assignment of events (事件/案件) — distances in metres.
