@@ -10,7 +10,17 @@ from sqlalchemy.orm import sessionmaker
 
 from app.api.problems import install_problem_handlers
 from app.api.routes import (
-    areas, classes, components, dispatch_rules, events, grids, health, home, streets, units,
+    areas,
+    classes,
+    components,
+    dispatch_rules,
+    events,
+    grids,
+    health,
+    home,
+    open311,
+    streets,
+    units,
 )
 from app.db.session import make_engine, resolve_database_url
 from app.settings import Settings
@@ -41,6 +51,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_problem_handlers(app)
     for module in (health, home, grids, areas, streets, units, components, classes, events,
-                   dispatch_rules):
+                   dispatch_rules, open311):
         app.include_router(module.router)
     return app

@@ -46,7 +46,7 @@ def _admin(server_url: str):
     return conn
 
 
-def _create_db(server_url: str, name: str, template: str | None = None) -> str:
+def create_database(server_url: str, name: str, template: str | None = None) -> str:
     conn = _admin(server_url)
     with conn.cursor() as cur:
         cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -59,7 +59,7 @@ def _create_db(server_url: str, name: str, template: str | None = None) -> str:
     return make_url(server_url).set(database=name).render_as_string(hide_password=False)
 
 
-def _drop_db(server_url: str, name: str) -> None:
+def drop_database(server_url: str, name: str) -> None:
     conn = _admin(server_url)
     with conn.cursor() as cur:
         cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -77,13 +77,13 @@ def template_db(server_url: str) -> Iterator[str]:
     from app.services.classes import load_standard_classes
 
     name = f"citygrid_tpl_{os.getpid()}"
-    url = _create_db(server_url, name)
+    url = create_database(server_url, name)
     upgrade(url)
     engine = make_engine(url)
     load_standard_classes(engine)
     engine.dispose()
     yield name
-    _drop_db(server_url, name)
+    drop_database(server_url, name)
 
 
 @pytest.fixture()
@@ -94,11 +94,11 @@ def new_database(server_url: str, template_db: str):
     def factory() -> str:
         name = f"citygrid_t_{os.getpid()}_{next(_counter)}"
         created.append(name)
-        return _create_db(server_url, name, template=template_db)
+        return create_database(server_url, name, template=template_db)
 
     yield factory
     for name in created:
-        _drop_db(server_url, name)
+        drop_database(server_url, name)
 
 
 @pytest.fixture()

@@ -7,7 +7,7 @@ from sqlalchemy import create_engine, inspect
 
 from app.db.migrate import current, downgrade, upgrade
 from app.db.models import metadata
-from tests.conftest import _create_db, _drop_db
+from tests.conftest import create_database, drop_database
 
 TABLES = {
     "admin_area", "responsible_unit", "grid", "street", "street_segment",
@@ -25,7 +25,7 @@ def _tables(url: str) -> set[str]:
 
 def test_up_down_up_on_empty_database(server_url):
     name = "citygrid_migration_roundtrip"
-    url = _create_db(server_url, name)
+    url = create_database(server_url, name)
     try:
         upgrade(url)
         assert current(url) == "0003"
@@ -36,7 +36,7 @@ def test_up_down_up_on_empty_database(server_url):
         upgrade(url)
         assert TABLES <= _tables(url)
     finally:
-        _drop_db(server_url, name)
+        drop_database(server_url, name)
 
 
 def test_models_match_migrations(db_url):

@@ -76,6 +76,8 @@ class EventCreate(LocatedClassRef):
     description: str | None = Field(None, max_length=4000)
     source: Source = "supervisor"
     reporter: str | None = Field(None, max_length=200)
+    reporter_contact: dict[str, str] | None = Field(
+        None, description="上报人联系方式（不公开）/ reporter contact, never published")
     observed_at: datetime | None = None
     photo_urls: list[HttpUrl] = Field(default_factory=list, max_length=20)
     idempotency_key: str | None = Field(None, min_length=1, max_length=128)

@@ -110,7 +110,7 @@ def _row(settings: Settings, r: EventCreate, a: dict, now: datetime, public_toke
         "scheme": settings.class_scheme, "class_kind": r.class_kind, "class_code": r.class_code,
         "lon": r.lon, "lat": r.lat, "location_text": r.location_text, "description": r.description,
         "source": r.source, "reporter": r.reporter,
-        "reporter_contact": json.dumps(getattr(r, "reporter_contact", None)),
+        "reporter_contact": json.dumps(r.reporter_contact, ensure_ascii=False) if r.reporter_contact else None,
         "photo_urls": [str(u) for u in r.photo_urls] or None, "idempotency_key": r.idempotency_key,
         "public_token": str(uuid.uuid4()) if public_token else None,
         "observed_at": r.observed_at or now, "reported_at": now,
