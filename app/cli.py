@@ -286,6 +286,20 @@ def run(host: str | None = None, port: int | None = None) -> None:
     serve(host, port)
 
 
+def _register_command_modules() -> None:
+    """Let each module in app/commands/ add its own commands (one module per area of work)."""
+    import importlib
+    import pkgutil
+
+    import app.commands as commands
+
+    for module in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        importlib.import_module(f"{commands.__name__}.{module.name}").register(app)
+
+
+_register_command_modules()
+
+
 def main() -> None:
     app()
 

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy.orm import sessionmaker
 
+import app.api.routes as routes
 from app.api.problems import install_problem_handlers
-from app.api.routes import (
-    areas,
-    classes,
-    components,
-    dispatch_rules,
-    events,
-    grids,
-    health,
-    home,
-    open311,
-    streets,
-    units,
-)
 from app.db.session import make_engine, resolve_database_url
 from app.settings import Settings
 
@@ -50,7 +40,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   lifespan=lifespan)
     app.state.settings = settings
     install_problem_handlers(app)
-    for module in (health, home, grids, areas, streets, units, components, classes, events,
-                   dispatch_rules, open311):
-        app.include_router(module.router)
+    for router in _routers():
+        app.include_router(router)
     return app
+
+
+def _routers() -> list:
+    """Every ``router`` in ``app/api/routes/`` (one module per resource), in module-name order."""
+    modules = sorted(m.name for m in pkgutil.iter_modules(routes.__path__))
+    return [importlib.import_module(f"{routes.__name__}.{name}").router for name in modules]
