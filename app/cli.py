@@ -221,7 +221,7 @@ def demo_generate(
     district = generate_district(n_grids=grids, seed=seed, events_per_grid=events_per_grid,
                                  progress=True)
     paths = write_district(district, out)
-    counts = {k: v for k, v in district.metadata.items() if k.startswith("n_")}
+    counts = district.metadata["counts"]
     typer.echo(f"wrote {len(paths)} files to {out} in {time.perf_counter() - started:.1f} s: {counts}")
 
 
