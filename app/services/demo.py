@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 from sqlalchemy import Engine
 
 from app.db import events as event_repo
 from app.errors import InvalidInputError
+from app.services.event_import import import_event_frame
 from app.services.imports import ImportOptions, import_frame
 from app.settings import Settings
 
@@ -16,7 +18,8 @@ from app.settings import Settings
 LAYER_OPTIONS = {
     "areas": ImportOptions(),
     "units": ImportOptions(columns={"area_code": "subdistrict_code"}),
-    "grids": ImportOptions(),
+    # Grids exist from before the year of demo events, so each event finds its grid version.
+    "grids": ImportOptions(defaults={"valid_from": "2025-01-01T00:00:00+08:00"}),
     "streets": ImportOptions(),
     "components": ImportOptions(),
 }
@@ -42,12 +45,17 @@ def load_demo(engine: Engine, settings: Settings, source: Path, *, force: bool =
         report = import_frame(engine, settings, layer, frame, options, progress=progress,
                               source=f"{source}/{layer}")
         counts[layer] = report.rows_written
-    events = district.events
-    rows = (
-        {**rec, "lon": geom.x, "lat": geom.y, "observed_at": rec["observed_at"].isoformat()}
-        for rec, geom in zip(events.drop(columns="geometry").to_dict("records"),
-                             events.geometry, strict=True)
-    )
-    with engine.begin() as conn:
-        _, counts["events"] = event_repo.bulk_load_events(conn, settings.class_scheme, rows)
+    report = import_event_frame(engine, settings, _event_table(district.events), progress=progress,
+                                source=f"{source}/events")
+    counts["events"] = report.rows_written
     return counts
+
+
+def _event_table(events) -> pd.DataFrame:
+    """The generator's events as an import table: the year of cases, reported when observed."""
+    table = pd.DataFrame(events.drop(columns="geometry"))
+    table["observed_at"] = table["observed_at"].map(lambda t: t.isoformat())
+    table["reported_at"] = table["observed_at"]
+    table["lon"], table["lat"] = events.geometry.x.to_numpy(), events.geometry.y.to_numpy()
+    table.insert(0, "row", range(1, len(table) + 1))
+    return table

@@ -1,0 +1,22 @@
+"""Run a benchmark: ``python -m bench [assign|locate] [options]`` (default: assign)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+BENCHES = {"assign": "bench.bench_assign", "locate": "bench.bench_locate"}
+
+
+def main(argv: list[str]) -> int:
+    name = argv[0] if argv and argv[0] in BENCHES else "assign"
+    rest = argv[1:] if argv and argv[0] in BENCHES else argv
+    if argv and argv[0] in ("-h", "--help"):
+        print(__doc__)
+        print("benchmarks:", ", ".join(BENCHES))
+        return 0
+    return importlib.import_module(BENCHES[name]).main(rest)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,239 @@
+"""Benchmark: assigning events to grids, side by side in one run.
+
+    python -m bench assign --grids 100000 --events 1000000
+
+On one synthetic district (gis.demo) loaded into a fresh database of the embedded cluster:
+
+1. grid lookup for every event point — our cell index (gis.locate.GridIndex) vs geopandas
+   ``sjoin`` vs a plain PostGIS ``JOIN … ON ST_Intersects`` (all three must agree);
+2. the whole bulk assignment (grid, street, component, unit rule, duplicates) and the whole
+   ``import events`` (assignment + COPY into the event table);
+3. single-event ``POST /api/v1/events`` latency at 1, 10 and 50 concurrent clients against a
+   real uvicorn server, and ``POST /api/v1/events/assign`` throughput.
+
+Prints a table with ratios; timings are measured, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import geopandas as gpd
+import httpx
+import numpy as np
+import pandas as pd
+from sqlalchemy import text
+
+from app import PROJECT_ROOT
+from app.db.migrate import upgrade
+from app.db.session import make_engine
+from app.services.classes import load_standard_classes
+from app.services.demo import LAYER_OPTIONS, _event_table
+from app.services.event_import import gather_bulk_facts, import_event_frame
+from app.services.imports import import_frame
+from app.settings import Settings
+from gis.demo import generate_district, read_district, write_district
+from gis.locate import GridIndex
+
+CACHE = PROJECT_ROOT / "bench" / "out"
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _timed(label: str, fn, *args, **kwargs):
+    started = time.perf_counter()
+    result = fn(*args, **kwargs)
+    seconds = time.perf_counter() - started
+    print(f"  {label}: {seconds:.2f} s", flush=True)
+    return result, seconds
+
+
+def district_for(grids: int, events: int, seed: int = 20261121):
+    """Generate (or reuse from bench/out/) a district of ``grids`` grids and ``events`` events."""
+    folder = CACHE / f"demo-{grids}-{events}-{seed}"
+    if (folder / "metadata.json").exists():
+        return read_district(folder)
+    district = generate_district(n_grids=grids, seed=seed, events_per_grid=events / grids, progress=True)
+    write_district(district, folder)
+    return district
+
+
+def fresh_database(name: str) -> str:
+    """A migrated, seeded database on the embedded cluster (or TEST_DATABASE_URL's server)."""
+    from tests.conftest import _server_url, create_database
+
+    url = create_database(_server_url(), name)
+    upgrade(url)
+    engine = make_engine(url)
+    load_standard_classes(engine)
+    engine.dispose()
+    return url
+
+
+def postgis_join(engine, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, float]:
+    """Plain PostGIS: points in a table, JOIN grid ON ST_Intersects, smallest code per point."""
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TEMP TABLE pts (id int, geom geometry(Point, 4326))"))
+        cursor = conn.connection.driver_connection.cursor()
+        import io
+
+        buf = io.StringIO("".join(f"{i}\tSRID=4326;POINT({x!r} {y!r})\n" for i, (x, y) in enumerate(zip(lon, lat))))
+        cursor.copy_expert("COPY pts (id, geom) FROM STDIN", buf)
+        conn.execute(text("ANALYZE pts"))
+        started = time.perf_counter()
+        rows = conn.execute(text(
+            "SELECT p.id, min(g.code) FROM pts p JOIN grid g "
+            "ON ST_Intersects(g.geom, p.geom) AND g.valid_to IS NULL GROUP BY p.id")).all()
+        seconds = time.perf_counter() - started
+    codes = np.full(len(lon), None, dtype=object)
+    for i, code in rows:
+        codes[i] = code
+    return codes, seconds
+
+
+def sjoin_codes(grids: gpd.GeoDataFrame, lon, lat) -> tuple[np.ndarray, float]:
+    started = time.perf_counter()
+    points = gpd.GeoDataFrame(geometry=gpd.points_from_xy(lon, lat), crs=4326)
+    joined = gpd.sjoin(points, grids[["code", "geometry"]], predicate="intersects", how="left")
+    first = joined.groupby(level=0)["code"].min()
+    seconds = time.perf_counter() - started
+    return first.reindex(range(len(lon))).to_numpy(dtype=object), seconds
+
+
+def api_latency(url: str, points: np.ndarray, home: Path) -> dict:
+    """Start uvicorn on the bench database; measure POST /events at 1/10/50 clients."""
+    port = 18000 + os.getpid() % 1000
+    env = {**os.environ, "DATABASE_URL": url, "CITYGRID_PORT": str(port), "CITYGRID_HOME": str(home)}
+    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory",
+                               "--port", str(port), "--log-level", "warning"], env=env, cwd=PROJECT_ROOT)
+    base = f"http://127.0.0.1:{port}"
+    results: dict = {}
+    try:
+        for _ in range(100):
+            try:
+                if httpx.get(base + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        rng = np.random.default_rng(1)
+        for clients in (1, 10, 50):
+            n = 300 if clients == 1 else 1000
+            picks = points[rng.integers(0, len(points), n)]
+            latencies: list[float] = []
+            lock = threading.Lock()
+
+            def one(p, client):
+                started = time.perf_counter()
+                r = client.post(base + "/api/v1/events", json={
+                    "class_code": "0102", "lon": float(p[0]), "lat": float(p[1]), "source": "hotline"})
+                elapsed = time.perf_counter() - started
+                assert r.status_code == 201, r.text
+                with lock:
+                    latencies.append(elapsed)
+
+            with httpx.Client(limits=httpx.Limits(max_connections=clients + 5)) as client:
+                started = time.perf_counter()
+                with ThreadPoolExecutor(clients) as pool:
+                    list(pool.map(lambda p: one(p, client), picks))
+                wall = time.perf_counter() - started
+            ms = np.array(latencies) * 1000
+            results[f"POST /events, {clients} client(s)"] = {
+                "p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
+                "req_per_s": n / wall}
+        batch = [{"class_code": "0102", "lon": float(x), "lat": float(y)} for x, y in points[:1000]]
+        started = time.perf_counter()
+        for _ in range(10):
+            assert httpx.post(base + "/api/v1/events/assign", json={"points": batch}, timeout=120).status_code == 200
+        results["POST /events/assign (1,000-point batches)"] = {
+            "points_per_s": 10_000 / (time.perf_counter() - started)}
+        status = Path(f"/proc/{server.pid}/status").read_text()
+        results["server peak RSS MB"] = int(next(line.split()[1] for line in status.splitlines()
+                                                 if line.startswith("VmHWM"))) / 1024
+    finally:
+        server.terminate()
+        server.wait(10)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench assign", description=__doc__.splitlines()[0])
+    parser.add_argument("--grids", type=int, default=100_000)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--import-events", type=int, default=None,
+                        help="events for the full import step (default: all)")
+    parser.add_argument("--skip-api", action="store_true")
+    args = parser.parse_args(argv)
+
+    print(f"== assignment benchmark: {args.grids:,} grids, {args.events:,} events ==", flush=True)
+    district, gen_s = _timed("generate (or load cached) district", district_for, args.grids, args.events)
+    url = fresh_database(f"citygrid_bench_{args.grids}")
+    engine = make_engine(url)
+    settings = Settings(database_url=url)
+    load_s = {}
+    for layer, options in LAYER_OPTIONS.items():
+        _, load_s[layer] = _timed(f"import {layer} ({len(getattr(district, layer)):,} rows)",
+                                  import_frame, engine, settings, layer, getattr(district, layer), options)
+    events = district.events
+    lon, lat = events.geometry.x.to_numpy(), events.geometry.y.to_numpy()
+    grids = district.grids.set_crs(4326, allow_override=True)
+
+    print("-- grid lookup for every event point", flush=True)
+    index, build_s = _timed("GridIndex build", GridIndex.build, grids[["code", "geometry"]])
+    positions, ours_s = _timed("GridIndex locate", index.locate, lon, lat)
+    ours = np.where(positions >= 0, grids["code"].to_numpy()[np.maximum(positions, 0)], None)
+    (gp, gp_s) = sjoin_codes(grids, lon, lat)
+    print(f"  geopandas sjoin: {gp_s:.2f} s", flush=True)
+    (pg, pg_s) = postgis_join(engine, lon, lat)
+    print(f"  PostGIS JOIN ST_Intersects: {pg_s:.2f} s", flush=True)
+    agree = bool((ours == gp).all() and (ours == pg).all())
+
+    print("-- bulk assignment and import", flush=True)
+    table = _event_table(events)
+    n_import = args.import_events or len(table)
+    from app.services.event_import import _validate
+    from datetime import UTC, datetime
+
+    with engine.connect() as conn:
+        rows, problems = _validate(conn, settings, table.iloc[:n_import], datetime.now(UTC))
+        (facts, _), facts_s = _timed("gather_bulk_facts (grid+street+component+rule+duplicates)",
+                                     gather_bulk_facts, conn, settings, rows)
+    report, import_s = _timed(f"import events ({n_import:,} rows, assignment + COPY)",
+                              import_event_frame, engine, settings, table.iloc[:n_import])
+
+    n = len(lon)
+    lines = [
+        ("grid lookup: GridIndex (ours)", n / ours_s, f"build {build_s:.1f} s, {index.stats.get('memory_bytes', 0) / 2**20:.0f} MiB"),
+        ("grid lookup: geopandas sjoin", n / gp_s, f"ours is {gp_s / ours_s:.1f}x faster"),
+        ("grid lookup: PostGIS JOIN ST_Intersects", n / pg_s, f"ours is {pg_s / ours_s:.1f}x faster"),
+        ("full bulk assignment (facts)", n_import / facts_s, "grid+street+component+rules+duplicates"),
+        ("import events end to end", report.rows_written / import_s, f"{report.rows_written:,} rows written"),
+    ]
+    api = {} if args.skip_api else api_latency(url, np.column_stack([lon, lat]), Path(tempfile.mkdtemp()))
+    engine.dispose()
+
+    print(f"\n== results: {args.grids:,} grids, {n:,} points (identical answers: {agree}) ==")
+    print(f"{'measure':48} {'points/s':>14}  note")
+    for label, rate, note in lines:
+        print(f"{label:48} {rate:14,.0f}  {note}")
+    for label, values in api.items():
+        print(f"{label:48} {json.dumps(values) if isinstance(values, dict) else values}")
+    print(f"bench process peak RSS: {_rss_mb():,.0f} MiB; generate {gen_s:.1f} s; "
+          f"layer imports: " + ", ".join(f"{k} {v:.1f} s" for k, v in load_s.items()))
+    return 0 if agree else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
