@@ -127,3 +127,35 @@ def shared_dir() -> Path:
             pytest.fail(f"CI=true but the shared reference data is missing at {SHARED_DIR}")
         pytest.skip(f"shared reference data not found at {SHARED_DIR}")
     return SHARED_DIR
+
+
+@pytest.fixture(scope="session")
+def demo_template(server_url: str, template_db: str) -> Iterator[str]:
+    """A database holding the committed demo district (data/grids/), loaded once per session
+    through the same loader `make run` uses. Treat it as read-only; copy it to write."""
+    from app.services.demo import load_demo
+
+    name = f"citygrid_demo_{os.getpid()}"
+    url = create_database(server_url, name, template=template_db)
+    engine = make_engine(url)
+    load_demo(engine, Settings(database_url=url), Settings().demo_dir)
+    engine.dispose()
+    yield name
+    drop_database(server_url, name)
+
+
+@pytest.fixture(scope="session")
+def demo_url(server_url: str, demo_template: str) -> Iterator[str]:
+    """A shared copy of the demo database (read-only by convention; the template itself must
+    stay free of connections so `demo_copy` can clone it)."""
+    name = f"citygrid_demoro_{os.getpid()}"
+    yield create_database(server_url, name, template=demo_template)
+    drop_database(server_url, name)
+
+
+@pytest.fixture()
+def demo_copy(server_url: str, demo_template: str) -> Iterator[str]:
+    """A private, writable copy of the demo database for one test."""
+    name = f"citygrid_democopy_{os.getpid()}_{next(_counter)}"
+    yield create_database(server_url, name, template=demo_template)
+    drop_database(server_url, name)
