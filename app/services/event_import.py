@@ -98,8 +98,7 @@ def import_event_frame(engine: Engine, settings: Settings, frame: pd.DataFrame,
             raise ImportRejected(problems=sorted(problems, key=_order), source=source)
         keep = ~rows["row"].isin(rejected_rows).to_numpy()
         t = time.perf_counter()
-        written = _write(conn, settings, rows[keep], [f for f, k in zip(facts, keep, strict=True) if k],
-                         source, progress)
+        written = _write(conn, settings, rows, facts, keep, source, progress)
         timings["write_s"] = time.perf_counter() - t
     rejects = _write_rejects(options.rejects_path, frame, problems) if problems else None
     return EventImportReport(source, len(frame), written, len(rejected_rows), int(skip.sum()),
@@ -400,21 +399,24 @@ def _duplicates(conn: Connection, settings: Settings, rows: pd.DataFrame, bbox) 
 
 
 def _write(conn: Connection, settings: Settings, rows: pd.DataFrame, facts: list[dict],
-           source: str, progress: bool) -> int:
-    if rows.empty:
+           keep: np.ndarray, source: str, progress: bool) -> int:
+    """COPY the kept rows; ids are reserved first so duplicates can name rows of this file."""
+    kept = np.flatnonzero(keep)
+    if not len(kept):
         return 0
-    ids = repo.reserve_event_ids(conn, len(rows))
-    position_id = dict(enumerate(ids))
+    ids = repo.reserve_event_ids(conn, len(kept))
+    position_id = dict(zip(kept.tolist(), ids, strict=True))
     classes = rows.attrs["classes"]
     units = repo.all_units(conn)
     # The same command centre the API falls back to: the one with the smallest id.
     centre = min((u for u in units.values() if u["kind"] == "command_centre"),
                  key=lambda u: u["id"], default=None)
-    bar = tqdm(total=len(rows), unit="event", desc="writing events", disable=not progress)
+    bar = tqdm(total=len(kept), unit="event", desc="writing events", disable=not progress)
     written = 0
-    for lo in range(0, len(rows), CHUNK):
-        chunk = rows.iloc[lo:lo + CHUNK]
-        events = list(_event_rows(settings, chunk, facts[lo:lo + CHUNK], ids[lo:lo + CHUNK],
+    for lo in range(0, len(kept), CHUNK):
+        positions = kept[lo:lo + CHUNK]
+        chunk = rows.iloc[positions]
+        events = list(_event_rows(settings, chunk, [facts[p] for p in positions], ids[lo:lo + CHUNK],
                                   position_id, classes, units, centre))
         written += repo.copy_rows(conn, "event", repo.EVENT_COPY_COLUMNS, events)
         repo.copy_rows(conn, "case_log", ("event_id", "actor", "action", "to_status", "note"),
@@ -432,7 +434,8 @@ def _event_rows(settings, chunk, facts, ids, position_id, classes, units, centre
             {"id": position_id[d["ref"][1]] if d["ref"][0] == "row" else d["ref"][1],
              "status": d["status"], "reported_at": d["reported_at"], "distance_m": d["distance_m"],
              "_d": d["_d"]}
-            for d in f["duplicates"]]
+            # a rejected row never became a case, so it is nobody's duplicate
+            for d in f["duplicates"] if d["ref"][0] == "id" or d["ref"][1] in position_id]
         f["duplicates"].sort(key=lambda d: (d["_d"], d["id"]))
         for d in f["duplicates"]:
             del d["_d"]
