@@ -12,8 +12,9 @@ import typer
 from app.errors import DomainError, ImportRejected
 from app.settings import Settings
 
-app = typer.Typer(help="CityGrid 数字化城管 command line.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="CityGrid 数字化城管 command line.", no_args_is_help=True, pretty_exceptions_enable=False
+)
 db_app = typer.Typer(help="The database: embedded cluster and migrations.", no_args_is_help=True)
 demo_app = typer.Typer(help="The synthetic demo district.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -30,8 +31,9 @@ def _embedded(settings: Settings):
     from app.embedded import EmbeddedPostgres
 
     if settings.database_url:
-        typer.echo("DATABASE_URL is set: CityGrid uses that server and runs no embedded one.",
-                   err=True)
+        typer.echo(
+            "DATABASE_URL is set: CityGrid uses that server and runs no embedded one.", err=True
+        )
         raise typer.Exit(2)
     return EmbeddedPostgres(settings.home)
 
@@ -119,8 +121,10 @@ def _migrate(settings: Settings, revision: str = "head") -> str:
         counts = load_standard_classes(engine)
     finally:
         engine.dispose()
-    typer.echo(f"schema at {revision}; classes loaded: " +
-               ", ".join(f"{k} scheme {v}" for k, v in counts.items()))
+    typer.echo(
+        f"schema at {revision}; classes loaded: "
+        + ", ".join(f"{k} scheme {v}" for k, v in counts.items())
+    )
     return url
 
 
@@ -139,19 +143,35 @@ def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
 
 @app.command("import")
 def import_layer(
-    layer: Annotated[str, typer.Argument(help="areas | units | grids | streets | components | events")],
+    layer: Annotated[
+        str, typer.Argument(help="areas | units | grids | streets | components | events")
+    ],
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
-    map_: Annotated[list[str] | None, typer.Option(
-        "--map", help="FIELD=SOURCE_COLUMN, e.g. --map code=GRID_ID (repeatable)")] = None,
-    set_: Annotated[list[str] | None, typer.Option(
-        "--set", help="FIELD=VALUE for every row, e.g. --set level=community (repeatable)")] = None,
-    layer_name: Annotated[str | None, typer.Option("--layer", help="layer inside a GeoPackage")] = None,
-    crs: Annotated[str | None, typer.Option(help="CRS of a file that declares none, e.g. EPSG:4490")] = None,
+    map_: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="FIELD=SOURCE_COLUMN, e.g. --map code=GRID_ID (repeatable)"),
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set", help="FIELD=VALUE for every row, e.g. --set level=community (repeatable)"
+        ),
+    ] = None,
+    layer_name: Annotated[
+        str | None, typer.Option("--layer", help="layer inside a GeoPackage")
+    ] = None,
+    crs: Annotated[
+        str | None, typer.Option(help="CRS of a file that declares none, e.g. EPSG:4490")
+    ] = None,
     lon: Annotated[str | None, typer.Option(help="CSV longitude column")] = None,
     lat: Annotated[str | None, typer.Option(help="CSV latitude column")] = None,
-    skip_invalid: Annotated[bool, typer.Option(
-        help="events: import the valid rows and write the rejected ones to --rejects")] = False,
-    rejects: Annotated[Path | None, typer.Option(help="events: where rejected rows go (CSV)")] = None,
+    skip_invalid: Annotated[
+        bool,
+        typer.Option(help="events: import the valid rows and write the rejected ones to --rejects"),
+    ] = False,
+    rejects: Annotated[
+        Path | None, typer.Option(help="events: where rejected rows go (CSV)")
+    ] = None,
 ) -> None:
     """Import FILE (GeoJSON, GeoPackage, zipped Shapefile, CSV; events also NDJSON) all-or-nothing."""
     from app.services.imports import ImportOptions, import_file
@@ -159,11 +179,17 @@ def import_layer(
     if layer not in LAYERS:
         raise typer.BadParameter(f"one of {', '.join(LAYERS)}", param_hint="LAYER")
     if layer == "events":
-        _import_events(file, _pairs(map_, "--map"), _pairs(set_, "--set"), lon, lat, skip_invalid, rejects)
+        _import_events(
+            file, _pairs(map_, "--map"), _pairs(set_, "--set"), lon, lat, skip_invalid, rejects
+        )
         return
     options = ImportOptions(
-        columns=_pairs(map_, "--map"), defaults=_pairs(set_, "--set"), layer_name=layer_name,
-        source_crs=crs, lon_column=lon, lat_column=lat,
+        columns=_pairs(map_, "--map"),
+        defaults=_pairs(set_, "--set"),
+        layer_name=layer_name,
+        source_crs=crs,
+        lon_column=lon,
+        lat_column=lat,
     )
     settings = _settings()
     engine = _engine(settings)
@@ -173,20 +199,35 @@ def import_layer(
         _fail(exc)
     finally:
         engine.dispose()
-    typer.echo(f"{report.layer}: {report.rows_written} of {report.rows_read} rows written "
-               f"from {report.source} in {report.seconds:.1f} s")
+    typer.echo(
+        f"{report.layer}: {report.rows_written} of {report.rows_read} rows written "
+        f"from {report.source} in {report.seconds:.1f} s"
+    )
     for warning in report.warnings:
         typer.echo(f"  warning: {warning}")
 
 
-def _import_events(file: Path, columns: dict, defaults: dict, lon: str | None, lat: str | None,
-                   skip_invalid: bool, rejects: Path | None) -> None:
+def _import_events(
+    file: Path,
+    columns: dict,
+    defaults: dict,
+    lon: str | None,
+    lat: str | None,
+    skip_invalid: bool,
+    rejects: Path | None,
+) -> None:
     from app.services.event_import import EventImportOptions, import_events
 
     if skip_invalid and rejects is None:
         rejects = file.with_name(file.name.split(".")[0] + ".rejects.csv")
-    options = EventImportOptions(columns=columns, defaults=defaults, lon_column=lon, lat_column=lat,
-                                 skip_invalid=skip_invalid, rejects_path=rejects)
+    options = EventImportOptions(
+        columns=columns,
+        defaults=defaults,
+        lon_column=lon,
+        lat_column=lat,
+        skip_invalid=skip_invalid,
+        rejects_path=rejects,
+    )
     settings = _settings()
     engine = _engine(settings)
     try:
@@ -196,10 +237,14 @@ def _import_events(file: Path, columns: dict, defaults: dict, lon: str | None, l
     finally:
         engine.dispose()
     rate = report.rows_written / report.seconds if report.seconds else 0
-    typer.echo(f"events: {report.rows_written} of {report.rows_read} rows written from "
-               f"{report.source} in {report.seconds:.1f} s ({rate:,.0f} rows/s)")
+    typer.echo(
+        f"events: {report.rows_written} of {report.rows_read} rows written from "
+        f"{report.source} in {report.seconds:.1f} s ({rate:,.0f} rows/s)"
+    )
     if report.rows_already_imported:
-        typer.echo(f"  {report.rows_already_imported} rows skipped: their idempotency key was imported before")
+        typer.echo(
+            f"  {report.rows_already_imported} rows skipped: their idempotency key was imported before"
+        )
     if report.rows_rejected:
         typer.echo(f"  {report.rows_rejected} rows rejected, written to {report.rejects_path}")
 
@@ -218,11 +263,14 @@ def demo_generate(
     from gis.demo import generate_district, write_district
 
     started = time.perf_counter()
-    district = generate_district(n_grids=grids, seed=seed, events_per_grid=events_per_grid,
-                                 progress=True)
+    district = generate_district(
+        n_grids=grids, seed=seed, events_per_grid=events_per_grid, progress=True
+    )
     paths = write_district(district, out)
     counts = district.metadata["counts"]
-    typer.echo(f"wrote {len(paths)} files to {out} in {time.perf_counter() - started:.1f} s: {counts}")
+    typer.echo(
+        f"wrote {len(paths)} files to {out} in {time.perf_counter() - started:.1f} s: {counts}"
+    )
 
 
 @demo_app.command("load")
@@ -236,14 +284,21 @@ def demo_load(
     settings = _settings()
     engine = _engine(settings)
     try:
-        counts = load_demo(engine, settings, source or settings.demo_dir, force=force,
-                           progress=sys.stderr.isatty())
+        counts = load_demo(
+            engine, settings, source or settings.demo_dir, force=force, progress=sys.stderr.isatty()
+        )
     except DomainError as exc:
         _fail(exc)
     finally:
         engine.dispose()
-    typer.echo("demo district: " + (", ".join(f"{k} {v}" for k, v in counts.items())
-                                    if counts else "database already has grids, nothing loaded"))
+    typer.echo(
+        "demo district: "
+        + (
+            ", ".join(f"{k} {v}" for k, v in counts.items())
+            if counts
+            else "database already has grids, nothing loaded"
+        )
+    )
 
 
 # -- server ---------------------------------------------------------------------------------

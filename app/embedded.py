@@ -85,7 +85,9 @@ class EmbeddedPostgres:
     def __init__(self, home: Path, run_as: str | None = None):
         self.bindir = find_bindir()
         major = self.bindir.parent.name
-        self.run_as = run_as or (os.environ.get("CITYGRID_PG_USER", "postgres") if os.geteuid() == 0 else None)
+        self.run_as = run_as or (
+            os.environ.get("CITYGRID_PG_USER", "postgres") if os.geteuid() == 0 else None
+        )
         self.home = self._usable_home(Path(home).resolve())
         self.data_dir = self.home / f"pg{major}"
         self.log_file = self.home / "postgres.log"
@@ -107,8 +109,17 @@ class EmbeddedPostgres:
             self._remove_stale_pid_file()
             port = _free_port()
             self._pg(
-                "pg_ctl", "start", "-D", str(self.data_dir), "-l", str(self.log_file),
-                "-w", "-t", str(int(timeout)), "-o", f"-p {port}",
+                "pg_ctl",
+                "start",
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(self.log_file),
+                "-w",
+                "-t",
+                str(int(timeout)),
+                "-o",
+                f"-p {port}",
             )
             status = self.status()
             if not status.running:
@@ -155,11 +166,17 @@ class EmbeddedPostgres:
     def _pg(self, program: str, *args: str) -> subprocess.CompletedProcess[str]:
         cmd = [str(self.bindir / program), *args]
         proc = subprocess.run(
-            cmd, user=self.run_as, capture_output=True, text=True, cwd=self.home,
+            cmd,
+            user=self.run_as,
+            capture_output=True,
+            text=True,
+            cwd=self.home,
             env={**os.environ, "LC_ALL": "C.UTF-8"},
         )
         if proc.returncode != 0:
-            log_tail = self.log_file.read_text(errors="replace")[-2000:] if self.log_file.exists() else ""
+            log_tail = (
+                self.log_file.read_text(errors="replace")[-2000:] if self.log_file.exists() else ""
+            )
             raise EmbeddedError(
                 f"{program} failed ({proc.returncode}): {proc.stderr.strip() or proc.stdout.strip()}"
                 + (f"\n--- {self.log_file} ---\n{log_tail}" if log_tail else "")
@@ -168,8 +185,16 @@ class EmbeddedPostgres:
 
     def _initdb(self) -> None:
         self._pg(
-            "initdb", "-D", str(self.data_dir), "-U", DB_USER, "--auth=trust",
-            "-E", "UTF8", "--locale=C.UTF-8", "--no-sync",
+            "initdb",
+            "-D",
+            str(self.data_dir),
+            "-U",
+            DB_USER,
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+            "--no-sync",
         )
         with open(self.data_dir / "postgresql.conf", "a", encoding="utf-8") as conf:
             conf.write("\n# citygrid embedded cluster\n")
@@ -194,7 +219,9 @@ class EmbeddedPostgres:
         deadline = time.monotonic() + 30
         while True:
             try:
-                conn = psycopg2.connect(host="127.0.0.1", port=port, user=DB_USER, dbname="postgres")
+                conn = psycopg2.connect(
+                    host="127.0.0.1", port=port, user=DB_USER, dbname="postgres"
+                )
                 break
             except psycopg2.OperationalError:
                 if time.monotonic() > deadline:

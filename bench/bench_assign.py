@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,7 +31,6 @@ from pathlib import Path
 import geopandas as gpd
 import httpx
 import numpy as np
-import pandas as pd
 from sqlalchemy import text
 
 from app import PROJECT_ROOT
@@ -66,7 +64,9 @@ def district_for(grids: int, events: int, seed: int = 20261121):
     folder = CACHE / f"demo-{grids}-{events}-{seed}"
     if (folder / "metadata.json").exists():
         return read_district(folder)
-    district = generate_district(n_grids=grids, seed=seed, events_per_grid=events / grids, progress=True)
+    district = generate_district(
+        n_grids=grids, seed=seed, events_per_grid=events / grids, progress=True
+    )
     write_district(district, folder)
     return district
 
@@ -90,13 +90,20 @@ def postgis_join(engine, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, 
         cursor = conn.connection.driver_connection.cursor()
         import io
 
-        buf = io.StringIO("".join(f"{i}\tSRID=4326;POINT({x!r} {y!r})\n" for i, (x, y) in enumerate(zip(lon, lat))))
+        buf = io.StringIO(
+            "".join(
+                f"{i}\tSRID=4326;POINT({x!r} {y!r})\n" for i, (x, y) in enumerate(zip(lon, lat, strict=True))
+            )
+        )
         cursor.copy_expert("COPY pts (id, geom) FROM STDIN", buf)
         conn.execute(text("ANALYZE pts"))
         started = time.perf_counter()
-        rows = conn.execute(text(
-            "SELECT p.id, min(g.code) FROM pts p JOIN grid g "
-            "ON ST_Intersects(g.geom, p.geom) AND g.valid_to IS NULL GROUP BY p.id")).all()
+        rows = conn.execute(
+            text(
+                "SELECT p.id, min(g.code) FROM pts p JOIN grid g "
+                "ON ST_Intersects(g.geom, p.geom) AND g.valid_to IS NULL GROUP BY p.id"
+            )
+        ).all()
         seconds = time.perf_counter() - started
     codes = np.full(len(lon), None, dtype=object)
     for i, code in rows:
@@ -116,9 +123,27 @@ def sjoin_codes(grids: gpd.GeoDataFrame, lon, lat) -> tuple[np.ndarray, float]:
 def api_latency(url: str, points: np.ndarray, home: Path) -> dict:
     """Start uvicorn on the bench database; measure POST /events at 1/10/50 clients."""
     port = 18000 + os.getpid() % 1000
-    env = {**os.environ, "DATABASE_URL": url, "CITYGRID_PORT": str(port), "CITYGRID_HOME": str(home)}
-    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory",
-                               "--port", str(port), "--log-level", "warning"], env=env, cwd=PROJECT_ROOT)
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "CITYGRID_PORT": str(port),
+        "CITYGRID_HOME": str(home),
+    }
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "app.main:create_app",
+            "--factory",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        cwd=PROJECT_ROOT,
+    )
     base = f"http://127.0.0.1:{port}"
     results: dict = {}
     try:
@@ -135,10 +160,17 @@ def api_latency(url: str, points: np.ndarray, home: Path) -> dict:
             latencies: list[float] = []
             lock = threading.Lock()
 
-            def one(p, client):
+            def one(p, client, latencies=latencies, lock=lock):
                 started = time.perf_counter()
-                r = client.post(base + "/api/v1/events", json={
-                    "class_code": "0102", "lon": float(p[0]), "lat": float(p[1]), "source": "hotline"})
+                r = client.post(
+                    base + "/api/v1/events",
+                    json={
+                        "class_code": "0102",
+                        "lon": float(p[0]),
+                        "lat": float(p[1]),
+                        "source": "hotline",
+                    },
+                )
                 elapsed = time.perf_counter() - started
                 assert r.status_code == 201, r.text
                 with lock:
@@ -151,17 +183,27 @@ def api_latency(url: str, points: np.ndarray, home: Path) -> dict:
                 wall = time.perf_counter() - started
             ms = np.array(latencies) * 1000
             results[f"POST /events, {clients} client(s)"] = {
-                "p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
-                "req_per_s": n / wall}
+                "p50_ms": float(np.percentile(ms, 50)),
+                "p99_ms": float(np.percentile(ms, 99)),
+                "req_per_s": n / wall,
+            }
         batch = [{"class_code": "0102", "lon": float(x), "lat": float(y)} for x, y in points[:1000]]
         started = time.perf_counter()
         for _ in range(10):
-            assert httpx.post(base + "/api/v1/events/assign", json={"points": batch}, timeout=120).status_code == 200
+            assert (
+                httpx.post(
+                    base + "/api/v1/events/assign", json={"points": batch}, timeout=120
+                ).status_code
+                == 200
+            )
         results["POST /events/assign (1,000-point batches)"] = {
-            "points_per_s": 10_000 / (time.perf_counter() - started)}
+            "points_per_s": 10_000 / (time.perf_counter() - started)
+        }
         status = Path(f"/proc/{server.pid}/status").read_text()
-        results["server peak RSS MB"] = int(next(line.split()[1] for line in status.splitlines()
-                                                 if line.startswith("VmHWM"))) / 1024
+        results["server peak RSS MB"] = (
+            int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")))
+            / 1024
+        )
     finally:
         server.terminate()
         server.wait(10)
@@ -169,23 +211,38 @@ def api_latency(url: str, points: np.ndarray, home: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench assign", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench assign", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--grids", type=int, default=100_000)
     parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--import-events", type=int, default=None,
-                        help="events for the full import step (default: all)")
+    parser.add_argument(
+        "--import-events",
+        type=int,
+        default=None,
+        help="events for the full import step (default: all)",
+    )
     parser.add_argument("--skip-api", action="store_true")
     args = parser.parse_args(argv)
 
     print(f"== assignment benchmark: {args.grids:,} grids, {args.events:,} events ==", flush=True)
-    district, gen_s = _timed("generate (or load cached) district", district_for, args.grids, args.events)
+    district, gen_s = _timed(
+        "generate (or load cached) district", district_for, args.grids, args.events
+    )
     url = fresh_database(f"citygrid_bench_{args.grids}")
     engine = make_engine(url)
     settings = Settings(database_url=url)
     load_s = {}
     for layer, options in LAYER_OPTIONS.items():
-        _, load_s[layer] = _timed(f"import {layer} ({len(getattr(district, layer)):,} rows)",
-                                  import_frame, engine, settings, layer, getattr(district, layer), options)
+        _, load_s[layer] = _timed(
+            f"import {layer} ({len(getattr(district, layer)):,} rows)",
+            import_frame,
+            engine,
+            settings,
+            layer,
+            getattr(district, layer),
+            options,
+        )
     events = district.events
     lon, lat = events.geometry.x.to_numpy(), events.geometry.y.to_numpy()
     grids = district.grids.set_crs(4326, allow_override=True)
@@ -203,25 +260,56 @@ def main(argv: list[str] | None = None) -> int:
     print("-- bulk assignment and import", flush=True)
     table = _event_table(events)
     n_import = args.import_events or len(table)
-    from app.services.event_import import _validate
     from datetime import UTC, datetime
+
+    from app.services.event_import import _validate
 
     with engine.connect() as conn:
         rows, problems = _validate(conn, settings, table.iloc[:n_import], datetime.now(UTC))
-        (facts, _), facts_s = _timed("gather_bulk_facts (grid+street+component+rule+duplicates)",
-                                     gather_bulk_facts, conn, settings, rows)
-    report, import_s = _timed(f"import events ({n_import:,} rows, assignment + COPY)",
-                              import_event_frame, engine, settings, table.iloc[:n_import])
+        (facts, _), facts_s = _timed(
+            "gather_bulk_facts (grid+street+component+rule+duplicates)",
+            gather_bulk_facts,
+            conn,
+            settings,
+            rows,
+        )
+    report, import_s = _timed(
+        f"import events ({n_import:,} rows, assignment + COPY)",
+        import_event_frame,
+        engine,
+        settings,
+        table.iloc[:n_import],
+    )
 
     n = len(lon)
     lines = [
-        ("grid lookup: GridIndex (ours)", n / ours_s, f"build {build_s:.1f} s, {index.stats.get('memory_bytes', 0) / 2**20:.0f} MiB"),
+        (
+            "grid lookup: GridIndex (ours)",
+            n / ours_s,
+            f"build {build_s:.1f} s, {index.stats.get('memory_bytes', 0) / 2**20:.0f} MiB",
+        ),
         ("grid lookup: geopandas sjoin", n / gp_s, f"ours is {gp_s / ours_s:.1f}x faster"),
-        ("grid lookup: PostGIS JOIN ST_Intersects", n / pg_s, f"ours is {pg_s / ours_s:.1f}x faster"),
-        ("full bulk assignment (facts)", n_import / facts_s, "grid+street+component+rules+duplicates"),
-        ("import events end to end", report.rows_written / import_s, f"{report.rows_written:,} rows written"),
+        (
+            "grid lookup: PostGIS JOIN ST_Intersects",
+            n / pg_s,
+            f"ours is {pg_s / ours_s:.1f}x faster",
+        ),
+        (
+            "full bulk assignment (facts)",
+            n_import / facts_s,
+            "grid+street+component+rules+duplicates",
+        ),
+        (
+            "import events end to end",
+            report.rows_written / import_s,
+            f"{report.rows_written:,} rows written",
+        ),
     ]
-    api = {} if args.skip_api else api_latency(url, np.column_stack([lon, lat]), Path(tempfile.mkdtemp()))
+    api = (
+        {}
+        if args.skip_api
+        else api_latency(url, np.column_stack([lon, lat]), Path(tempfile.mkdtemp()))
+    )
     engine.dispose()
 
     print(f"\n== results: {args.grids:,} grids, {n:,} points (identical answers: {agree}) ==")
@@ -230,8 +318,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{label:48} {rate:14,.0f}  {note}")
     for label, values in api.items():
         print(f"{label:48} {json.dumps(values) if isinstance(values, dict) else values}")
-    print(f"bench process peak RSS: {_rss_mb():,.0f} MiB; generate {gen_s:.1f} s; "
-          f"layer imports: " + ", ".join(f"{k} {v:.1f} s" for k, v in load_s.items()))
+    print(
+        f"bench process peak RSS: {_rss_mb():,.0f} MiB; generate {gen_s:.1f} s; "
+        f"layer imports: " + ", ".join(f"{k} {v:.1f} s" for k, v in load_s.items())
+    )
     return 0 if agree else 1
 
 

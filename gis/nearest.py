@@ -30,7 +30,9 @@ def utm_epsg(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
 
 def _to_zone(geoms: np.ndarray, epsg: int) -> np.ndarray:
     transformer = Transformer.from_crs(4326, epsg, always_xy=True)
-    return shapely.transform(geoms, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))
+    return shapely.transform(
+        geoms, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1]))
+    )
 
 
 def nearest_within(
@@ -91,7 +93,9 @@ def nearest_within(
     return positions, distances
 
 
-def pairs_within(lon: np.ndarray, lat: np.ndarray, radius_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def pairs_within(
+    lon: np.ndarray, lat: np.ndarray, radius_m: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All pairs (i, j), i != j, of points within ``radius_m`` of each other, with distances.
 
     Both directions are returned. Distances use the UTM zone of point ``i``.

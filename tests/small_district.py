@@ -61,32 +61,61 @@ def build(engine: Engine) -> dict[str, int]:
         ("U-BJ", "保洁公司", "contractor", None),
         ("U-SZ", "市政管理处", "department", None),
     ]
-    grids = [(A1, COMMUNITY_A, _box(0, 0, 100, 100), None), (A2, COMMUNITY_A, _box(100, 0, 200, 100), None),
-             (B1, COMMUNITY_B, _box(0, 100, 100, 200), None), (B2, COMMUNITY_B, _box(100, 100, 200, 200), "U-BJ")]
+    grids = [
+        (A1, COMMUNITY_A, _box(0, 0, 100, 100), None),
+        (A2, COMMUNITY_A, _box(100, 0, 200, 100), None),
+        (B1, COMMUNITY_B, _box(0, 100, 100, 200), None),
+        (B2, COMMUNITY_B, _box(100, 100, 200, 200), "U-BJ"),
+    ]
     with engine.begin() as conn:
         for code, level, parent, name, wkt in areas:
-            conn.execute(text("INSERT INTO admin_area (code, level, parent_code, name, geom) "
-                              "VALUES (:c, :l, :p, :n, ST_GeomFromText(:g, 4326))"),
-                         {"c": code, "l": level, "p": parent, "n": name, "g": wkt})
+            conn.execute(
+                text(
+                    "INSERT INTO admin_area (code, level, parent_code, name, geom) "
+                    "VALUES (:c, :l, :p, :n, ST_GeomFromText(:g, 4326))"
+                ),
+                {"c": code, "l": level, "p": parent, "n": name, "g": wkt},
+            )
         ids = {}
         for code, name, kind, area in units:
-            ids[code] = conn.execute(text(
-                "INSERT INTO responsible_unit (code, name, kind, area_code) VALUES (:c, :n, :k, :a) "
-                "RETURNING id"), {"c": code, "n": name, "k": kind, "a": area}).scalar_one()
+            ids[code] = conn.execute(
+                text(
+                    "INSERT INTO responsible_unit (code, name, kind, area_code) VALUES (:c, :n, :k, :a) "
+                    "RETURNING id"
+                ),
+                {"c": code, "n": name, "k": kind, "a": area},
+            ).scalar_one()
         for code, community, wkt, unit in grids:
-            conn.execute(text("INSERT INTO grid (code, community_code, geom, unit_id, valid_from) "
-                              "VALUES (:c, :m, ST_GeomFromText(:g, 4326), :u, '2020-01-01')"),
-                         {"c": code, "m": community, "g": wkt, "u": ids.get(unit)})
-        for name, grade, wkt in (("长宁路", "控制街", _line((-20, 100), (220, 100))),
-                                 ("桂花巷", "标准街", _line((100, -20), (100, 220)))):
-            street_id = conn.execute(text(
-                "INSERT INTO street (name, grade, district_code) VALUES (:n, :g, :d) RETURNING id"),
-                {"n": name, "g": grade, "d": DISTRICT}).scalar_one()
-            conn.execute(text("INSERT INTO street_segment (street_id, geom) "
-                              "VALUES (:s, ST_GeomFromText(:g, 4326))"), {"s": street_id, "g": wkt})
+            conn.execute(
+                text(
+                    "INSERT INTO grid (code, community_code, geom, unit_id, valid_from) "
+                    "VALUES (:c, :m, ST_GeomFromText(:g, 4326), :u, '2020-01-01')"
+                ),
+                {"c": code, "m": community, "g": wkt, "u": ids.get(unit)},
+            )
+        for name, grade, wkt in (
+            ("长宁路", "控制街", _line((-20, 100), (220, 100))),
+            ("桂花巷", "标准街", _line((100, -20), (100, 220))),
+        ):
+            street_id = conn.execute(
+                text(
+                    "INSERT INTO street (name, grade, district_code) VALUES (:n, :g, :d) RETURNING id"
+                ),
+                {"n": name, "g": grade, "d": DISTRICT},
+            ).scalar_one()
+            conn.execute(
+                text(
+                    "INSERT INTO street_segment (street_id, geom) "
+                    "VALUES (:s, ST_GeomFromText(:g, 4326))"
+                ),
+                {"s": street_id, "g": wkt},
+            )
         lon, lat = lonlat(50, 95)
-        conn.execute(text(
-            "INSERT INTO component (identifier, scheme, class_code, geom, grid_code, maintainer_unit_id) "
-            "VALUES (:i, '2013', '0118', ST_SetSRID(ST_MakePoint(:x, :y), 4326), :g, :m)"),
-            {"i": LIGHT_ID, "x": lon, "y": lat, "g": A1, "m": ids["U-GD"]})
+        conn.execute(
+            text(
+                "INSERT INTO component (identifier, scheme, class_code, geom, grid_code, maintainer_unit_id) "
+                "VALUES (:i, '2013', '0118', ST_SetSRID(ST_MakePoint(:x, :y), 4326), :g, :m)"
+            ),
+            {"i": LIGHT_ID, "x": lon, "y": lat, "g": A1, "m": ids["U-GD"]},
+        )
     return ids

@@ -42,7 +42,10 @@ def test_grid_pages_cover_every_grid_once(client, district):
     assert any(link["rel"] == "next" for link in page["links"])
     codes = []
     for offset in range(0, len(district.grids), 1000):
-        codes += [f["id"] for f in client.get(f"/api/v1/grids?limit=1000&offset={offset}").json()["features"]]
+        codes += [
+            f["id"]
+            for f in client.get(f"/api/v1/grids?limit=1000&offset={offset}").json()["features"]
+        ]
     assert sorted(codes) == sorted(district.grids["code"]) and len(set(codes)) == len(codes)
 
 
@@ -75,8 +78,10 @@ def test_community_filter_and_grid_detail(client, district):
 def test_grids_without_a_unit_show_the_fallback_office(client, district):
     no_unit = district.grids[district.grids["unit_code"].isna()].iloc[0]
     props = client.get(f"/api/v1/grids/{no_unit['code']}").json()["properties"]
-    office = district.units[(district.units["kind"] == "subdistrict_office")
-                            & (district.units["subdistrict_code"] == no_unit["code"][:9])]
+    office = district.units[
+        (district.units["kind"] == "subdistrict_office")
+        & (district.units["subdistrict_code"] == no_unit["code"][:9])
+    ]
     assert props["unit_code"] is None and props["fallback_unit_code"] == office["code"].iloc[0]
 
 
@@ -94,23 +99,26 @@ def test_locate_agrees_with_shapely_for_sampled_points(client, district):
     assert len(covering) >= 2 and got == min(covering)
 
 
-@pytest.mark.parametrize(("url", "status"), [
-    ("/api/v1/grids/locate?lon=0&lat=0", 422),
-    ("/api/v1/grids/locate?lon=500&lat=0", 422),
-    ("/api/v1/grids/12345", 422),
-    ("/api/v1/grids/320599999999999", 404),
-    ("/api/v1/grids?bbox=1,2,3", 422),
-    ("/api/v1/grids?bbox=3,2,1,4", 422),
-    ("/api/v1/grids?community=12", 422),
-    ("/api/v1/grids?limit=0", 422),
-    ("/api/v1/areas/99", 422),
-    ("/api/v1/areas/320598", 404),
-    ("/api/v1/streets/999999", 404),
-    ("/api/v1/units/NOPE", 404),
-    ("/api/v1/components/123", 404),
-    ("/api/v1/components?class=abc", 422),
-    ("/api/v1/nothing-here", 404),
-])
+@pytest.mark.parametrize(
+    ("url", "status"),
+    [
+        ("/api/v1/grids/locate?lon=0&lat=0", 422),
+        ("/api/v1/grids/locate?lon=500&lat=0", 422),
+        ("/api/v1/grids/12345", 422),
+        ("/api/v1/grids/320599999999999", 404),
+        ("/api/v1/grids?bbox=1,2,3", 422),
+        ("/api/v1/grids?bbox=3,2,1,4", 422),
+        ("/api/v1/grids?community=12", 422),
+        ("/api/v1/grids?limit=0", 422),
+        ("/api/v1/areas/99", 422),
+        ("/api/v1/areas/320598", 404),
+        ("/api/v1/streets/999999", 404),
+        ("/api/v1/units/NOPE", 404),
+        ("/api/v1/components/123", 404),
+        ("/api/v1/components?class=abc", 422),
+        ("/api/v1/nothing-here", 404),
+    ],
+)
 def test_bad_requests_are_problem_json(client, url, status):
     r = client.get(url)
     assert r.status_code == status and r.headers["content-type"] == PROBLEM
@@ -128,7 +136,9 @@ def test_areas_tile_the_district(client, district):
     subs = client.get("/api/v1/areas?level=subdistrict").json()
     assert subs["numberMatched"] == int((district.areas["level"] == "subdistrict").sum())
     district_area = client.get("/api/v1/areas/320599").json()["properties"]["area_m2"]
-    assert sum(f["properties"]["area_m2"] for f in subs["features"]) == pytest.approx(district_area, rel=1e-6)
+    assert sum(f["properties"]["area_m2"] for f in subs["features"]) == pytest.approx(
+        district_area, rel=1e-6
+    )
     communities = client.get("/api/v1/areas?level=community&limit=1000").json()["features"]
     assert sum(f["properties"]["grid_count"] for f in communities) == len(district.grids)
 
@@ -139,7 +149,9 @@ def test_streets_have_metric_lengths(client, district):
     street = next(f for f in r["features"] if f["properties"]["name"] == name)
     segments = district.streets[district.streets["street_name"] == name]
     assert street["properties"]["segment_count"] == len(segments)
-    assert street["properties"]["length_m"] == pytest.approx(segments.to_crs(32651).length.sum(), rel=0.005)
+    assert street["properties"]["length_m"] == pytest.approx(
+        segments.to_crs(32651).length.sum(), rel=0.005
+    )
     assert shape(street["geometry"]).geom_type == "MultiLineString"
     grades = client.get("/api/v1/streets?grade=严管街&limit=500").json()["features"]
     assert grades and all(f["properties"]["grade"] == "严管街" for f in grades)
@@ -150,15 +162,20 @@ def test_units_components_and_classes(client, district):
     assert units["numberMatched"] == int((district.units["kind"] == "subdistrict_office").sum())
     grid = district.grids["code"].iloc[1200]
     comps = client.get(f"/api/v1/components?grid={grid}&limit=500").json()
-    assert comps["features"] and all(f["properties"]["grid_code"] == grid for f in comps["features"])
+    assert comps["features"] and all(
+        f["properties"]["grid_code"] == grid for f in comps["features"]
+    )
     ident = comps["features"][0]["id"]
     one = client.get(f"/api/v1/components/{ident}").json()["properties"]
     assert one["class_name"] and one["street_name"] and len(one["identifier"]) == 16
     lights = client.get("/api/v1/components?class=0118&limit=1").json()
     assert lights["numberMatched"] == int((district.components["class_code"] == "0118").sum())
     classes = client.get("/api/v1/classes?kind=event").json()
-    assert classes["scheme"] == "2013" and {"code": "0102", "name": "暴露垃圾"}.items() <= \
-        next(c for c in classes["items"] if c["code"] == "0102").items()
+    assert (
+        classes["scheme"] == "2013"
+        and {"code": "0102", "name": "暴露垃圾"}.items()
+        <= next(c for c in classes["items"] if c["code"] == "0102").items()
+    )
 
 
 def test_openapi_docs_are_served(client):

@@ -28,8 +28,14 @@ def _count(engine, table: str = "event") -> int:
 
 def report(client, x, y, code="0102", kind="event", **extra):
     lon, lat = sd.lonlat(x, y)
-    body = {"class_code": code, "lon": lon, "lat": lat,
-            "source": "supervisor", "reporter": "监督员 张三", **extra}
+    body = {
+        "class_code": code,
+        "lon": lon,
+        "lat": lat,
+        "source": "supervisor",
+        "reporter": "监督员 张三",
+        **extra,
+    }
     if kind:
         body["class_kind"] = kind
     return client.post("/api/v1/events", json=body)
@@ -51,8 +57,9 @@ def test_event_lands_in_its_grid_with_street_and_fallback_unit(world):
     assert case["status"] == "reported" and r.headers["location"] == f"/api/v1/events/{case['id']}"
     assert client.get(f"/api/v1/events/{case['id']}").json()["grid_code"] == sd.A1
     with engine.connect() as conn:
-        log = conn.execute(text("SELECT action, to_status FROM case_log WHERE event_id = :i"),
-                           {"i": case["id"]}).all()
+        log = conn.execute(
+            text("SELECT action, to_status FROM case_log WHERE event_id = :i"), {"i": case["id"]}
+        ).all()
     assert log == [("report", "reported")]
 
 
@@ -72,12 +79,15 @@ def test_outside_the_managed_area_is_422_and_stores_nothing(world):
     assert _count(engine) == 0 and _count(engine, "case_log") == 0
 
 
-@pytest.mark.parametrize(("x", "y", "expected"), [
-    (100, 50, sd.A1),    # shared edge A1 | A2
-    (100, 100, sd.A1),   # vertex shared by all four grids
-    (150, 100, sd.A2),   # edge A2 | B2: the community A grid has the smaller code
-    (0, 50, sd.A1),      # outer boundary still belongs to the grid
-])
+@pytest.mark.parametrize(
+    ("x", "y", "expected"),
+    [
+        (100, 50, sd.A1),  # shared edge A1 | A2
+        (100, 100, sd.A1),  # vertex shared by all four grids
+        (150, 100, sd.A2),  # edge A2 | B2: the community A grid has the smaller code
+        (0, 50, sd.A1),  # outer boundary still belongs to the grid
+    ],
+)
 def test_boundary_points_go_to_the_smallest_code(world, x, y, expected):
     client, _, _ = world
     assert report(client, x, y).json()["grid_code"] == expected
@@ -93,16 +103,23 @@ def test_unknown_class_is_422_and_stores_nothing(world):
     assert _count(engine) == 0
 
 
-@pytest.mark.parametrize("body", [
-    {"class_code": "0102", "lon": 200, "lat": 31.3},                 # lon out of range
-    {"class_code": "0102"},                                            # no location
-    {"class_code": "01x2", "lon": 120.6, "lat": 31.3},                 # malformed code
-    {"class_code": "0102", "lon": 120.6, "lat": 31.3, "source": "tv"},  # unknown source
-    {"class_code": "0102", "lon": 120.6, "lat": 31.3, "observed_at": "2026-11-21T09:00:00"},
-    {"class_code": "0102", "lon": 120.6, "lat": 31.3, "location_text": "长" * 257},
-    {"class_code": "0102", "lon": 120.6, "lat": 31.3,
-     "location": {"type": "Point", "coordinates": [120.6, 31.3]}},       # both forms
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"class_code": "0102", "lon": 200, "lat": 31.3},  # lon out of range
+        {"class_code": "0102"},  # no location
+        {"class_code": "01x2", "lon": 120.6, "lat": 31.3},  # malformed code
+        {"class_code": "0102", "lon": 120.6, "lat": 31.3, "source": "tv"},  # unknown source
+        {"class_code": "0102", "lon": 120.6, "lat": 31.3, "observed_at": "2026-11-21T09:00:00"},
+        {"class_code": "0102", "lon": 120.6, "lat": 31.3, "location_text": "长" * 257},
+        {
+            "class_code": "0102",
+            "lon": 120.6,
+            "lat": 31.3,
+            "location": {"type": "Point", "coordinates": [120.6, 31.3]},
+        },  # both forms
+    ],
+)
 def test_malformed_requests_are_problem_422(world, body):
     client, engine, _ = world
     r = client.post("/api/v1/events", json=body)
@@ -114,16 +131,23 @@ def test_malformed_requests_are_problem_422(world, body):
 def test_geojson_point_and_cgcs2000_are_accepted(world):
     client, _, _ = world
     lon, lat = sd.lonlat(150, 150)
-    r = client.post("/api/v1/events", json={
-        "class_code": "SJ0102", "location": {"type": "Point", "coordinates": [lon, lat]},
-        "crs": "EPSG:4490"})
+    r = client.post(
+        "/api/v1/events",
+        json={
+            "class_code": "SJ0102",
+            "location": {"type": "Point", "coordinates": [lon, lat]},
+            "crs": "EPSG:4490",
+        },
+    )
     assert r.status_code == 201, r.text
     assert r.json()["grid_code"] == sd.B2 and r.json()["class_kind"] == "event"
 
 
 def _rule(client, area, unit, code="0102", kind="event"):
-    r = client.post("/api/v1/dispatch-rules", json={
-        "class_code": code, "class_kind": kind, "area_code": area, "unit_code": unit})
+    r = client.post(
+        "/api/v1/dispatch-rules",
+        json={"class_code": code, "class_kind": kind, "area_code": area, "unit_code": unit},
+    )
     assert r.status_code == 201, r.text
     return r.json()["id"]
 
@@ -133,11 +157,11 @@ def test_rule_precedence_most_specific_area_wins(world):
     _rule(client, sd.DISTRICT, "U-HW")
     community_rule = _rule(client, sd.COMMUNITY_A, "U-SZ")
     _rule(client, sd.A1, "U-BJ")
-    assert report(client, 50, 50).json()["assignment"]["unit"]["code"] == "U-BJ"      # grid rule
-    unit = report(client, 150, 50).json()["assignment"]["unit"]                          # A2
+    assert report(client, 50, 50).json()["assignment"]["unit"]["code"] == "U-BJ"  # grid rule
+    unit = report(client, 150, 50).json()["assignment"]["unit"]  # A2
     assert unit["code"] == "U-SZ" and unit["rule_id"] == community_rule
     assert f"规则 {community_rule}" in unit["reason"] and "社区 320599001001" in unit["reason"]
-    assert report(client, 50, 150).json()["assignment"]["unit"]["code"] == "U-HW"     # B1: district
+    assert report(client, 50, 150).json()["assignment"]["unit"]["code"] == "U-HW"  # B1: district
     # B2 has its own unit, but a rule for the class comes first.
     assert report(client, 150, 150).json()["assignment"]["unit"]["code"] == "U-HW"
     # Another class: no rule; B2's grid unit, then B1's fallback office.
@@ -156,15 +180,18 @@ def test_component_problem_goes_to_the_component_maintainer(world):
     far = report(client, 90, 40, code="0118", kind="component").json()["assignment"]
     assert far["component"]["id"] is None and far["unit"]["rule"] == "fallback"
     # The identifier given wins over the distance.
-    given = report(client, 90, 40, code="BJ0118", kind=None,
-                   component_identifier=sd.LIGHT_ID).json()
+    given = report(
+        client, 90, 40, code="BJ0118", kind=None, component_identifier=sd.LIGHT_ID
+    ).json()
     assert given["component_identifier"] == sd.LIGHT_ID
     assert given["assignment"]["component"]["distance_m"] > 30
 
 
 def test_unknown_component_identifier_is_422(world):
     client, engine, _ = world
-    r = report(client, 50, 50, code="0118", kind="component", component_identifier="3205990118999999")
+    r = report(
+        client, 50, 50, code="0118", kind="component", component_identifier="3205990118999999"
+    )
     assert r.status_code == 422 and _count(engine) == 0
 
 
@@ -181,12 +208,17 @@ def test_possible_duplicates_are_flagged_nearest_first(world):
 def test_deadline_follows_the_class_time_limit(world):
     client, engine, _ = world
     with engine.begin() as conn:
-        conn.execute(text("UPDATE classification SET time_limit_value = 4, "
-                          "time_limit_unit = 'working_hours' WHERE scheme = '2013' "
-                          "AND kind = 'event' AND code = '0102'"))
+        conn.execute(
+            text(
+                "UPDATE classification SET time_limit_value = 4, "
+                "time_limit_unit = 'working_hours' WHERE scheme = '2013' "
+                "AND kind = 'event' AND code = '0102'"
+            )
+        )
     case = report(client, 30, 30).json()
     assert case["assignment"]["deadline"]["hours"] == 4
     from datetime import datetime
+
     span = datetime.fromisoformat(case["deadline_at"]) - datetime.fromisoformat(case["reported_at"])
     assert span.total_seconds() == 4 * 3600
 
@@ -196,7 +228,9 @@ def test_idempotency_key_replays_and_conflicts(world):
     first = report(client, 30, 30, idempotency_key="app-123")
     again = report(client, 30, 30, idempotency_key="app-123")
     assert (first.status_code, again.status_code) == (201, 200)
-    assert again.json()["id"] == first.json()["id"] and again.headers["idempotent-replayed"] == "true"
+    assert (
+        again.json()["id"] == first.json()["id"] and again.headers["idempotent-replayed"] == "true"
+    )
     changed = report(client, 60, 60, idempotency_key="app-123")
     assert changed.status_code == 409 and changed.headers["content-type"] == PROBLEM
     assert _count(engine) == 1
@@ -205,7 +239,9 @@ def test_idempotency_key_replays_and_conflicts(world):
 def test_concurrent_retries_create_one_case(world):
     client, engine, _ = world
     with ThreadPoolExecutor(8) as pool:
-        results = list(pool.map(lambda _: report(client, 30, 30, idempotency_key="retry-7"), range(16)))
+        results = list(
+            pool.map(lambda _: report(client, 30, 30, idempotency_key="retry-7"), range(16))
+        )
     assert sorted({r.status_code for r in results}) in ([200, 201], [201])
     assert len({r.json()["id"] for r in results}) == 1
     assert [r.status_code for r in results].count(201) == 1
@@ -214,8 +250,10 @@ def test_concurrent_retries_create_one_case(world):
 
 def test_preview_assigns_without_storing(world):
     client, engine, _ = world
-    points = [dict(zip(("lon", "lat"), sd.lonlat(x, y), strict=True)) | {"class_code": "0102"}
-              for x, y in ((30, 30), (500, 500), (100, 100))]
+    points = [
+        dict(zip(("lon", "lat"), sd.lonlat(x, y), strict=True)) | {"class_code": "0102"}
+        for x, y in ((30, 30), (500, 500), (100, 100))
+    ]
     r = client.post("/api/v1/events/assign", json={"points": points})
     assert r.status_code == 200, r.text
     results = r.json()["results"]
@@ -227,20 +265,34 @@ def test_preview_assigns_without_storing(world):
 
 def test_rule_api_validates_and_reports_coverage(world):
     client, _, _ = world
-    bad_unit = client.post("/api/v1/dispatch-rules", json={
-        "class_code": "0102", "area_code": sd.COMMUNITY_A, "unit_code": "NOPE"})
+    bad_unit = client.post(
+        "/api/v1/dispatch-rules",
+        json={"class_code": "0102", "area_code": sd.COMMUNITY_A, "unit_code": "NOPE"},
+    )
     assert bad_unit.status_code == 422 and "NOPE" in bad_unit.json()["detail"]
-    bad_area = client.post("/api/v1/dispatch-rules", json={
-        "class_code": "0102", "area_code": "320599009", "unit_code": "U-HW"})
+    bad_area = client.post(
+        "/api/v1/dispatch-rules",
+        json={"class_code": "0102", "area_code": "320599009", "unit_code": "U-HW"},
+    )
     assert bad_area.status_code == 422
     rule = _rule(client, sd.COMMUNITY_A, "U-HW")
-    assert client.post("/api/v1/dispatch-rules", json={
-        "class_code": "0102", "area_code": sd.COMMUNITY_A, "unit_code": "U-SZ"}).status_code == 409
+    assert (
+        client.post(
+            "/api/v1/dispatch-rules",
+            json={"class_code": "0102", "area_code": sd.COMMUNITY_A, "unit_code": "U-SZ"},
+        ).status_code
+        == 409
+    )
     cov = client.get("/api/v1/dispatch-rules/coverage?kind=event&level=community").json()["areas"]
     by_area = {a["area_code"]: {c["class_code"]: c["grids"] for c in a["classes"]} for a in cov}
-    assert "0102" not in by_area[sd.COMMUNITY_A]          # ruled
-    assert by_area[sd.COMMUNITY_B]["0102"] == 1           # B1 falls through; B2 has a unit
+    assert "0102" not in by_area[sd.COMMUNITY_A]  # ruled
+    assert by_area[sd.COMMUNITY_B]["0102"] == 1  # B1 falls through; B2 has a unit
     assert by_area[sd.COMMUNITY_A]["0201"] == 2
-    assert client.patch(f"/api/v1/dispatch-rules/{rule}", json={"unit_code": "U-SZ"}).json()["unit_code"] == "U-SZ"
+    assert (
+        client.patch(f"/api/v1/dispatch-rules/{rule}", json={"unit_code": "U-SZ"}).json()[
+            "unit_code"
+        ]
+        == "U-SZ"
+    )
     assert client.delete(f"/api/v1/dispatch-rules/{rule}").status_code == 204
     assert client.get(f"/api/v1/dispatch-rules/{rule}").status_code == 404

@@ -10,8 +10,16 @@ from app.db.models import metadata
 from tests.conftest import create_database, drop_database
 
 TABLES = {
-    "admin_area", "responsible_unit", "grid", "street", "street_segment",
-    "classification", "component", "event", "case_log", "dispatch_rule",
+    "admin_area",
+    "responsible_unit",
+    "grid",
+    "street",
+    "street_segment",
+    "classification",
+    "component",
+    "event",
+    "case_log",
+    "dispatch_rule",
 }
 
 
@@ -29,12 +37,12 @@ def test_up_down_up_on_empty_database(server_url):
     try:
         upgrade(url)
         assert current(url) == "0007"
-        assert TABLES <= _tables(url)
+        assert _tables(url) >= TABLES
         downgrade(url, "base")
         assert current(url) is None
         assert not TABLES & _tables(url)
         upgrade(url)
-        assert TABLES <= _tables(url)
+        assert _tables(url) >= TABLES
     finally:
         drop_database(server_url, name)
 

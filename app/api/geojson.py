@@ -17,8 +17,9 @@ class GeoJSONResponse(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         # jsonable_encoder turns datetimes and Decimals into JSON like FastAPI's own responses.
-        return json.dumps(jsonable_encoder(content), ensure_ascii=False,
-                          separators=(",", ":")).encode("utf-8")
+        return json.dumps(
+            jsonable_encoder(content), ensure_ascii=False, separators=(",", ":")
+        ).encode("utf-8")
 
 
 def parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
@@ -50,11 +51,21 @@ def feature_collection(
     """A FeatureCollection with OGC API Features style counts and next/prev links."""
     links = [{"rel": "self", "type": "application/geo+json", "href": str(request.url)}]
     if offset + len(features) < matched:
-        links.append({"rel": "next", "type": "application/geo+json",
-                      "href": str(request.url.include_query_params(offset=offset + limit))})
+        links.append(
+            {
+                "rel": "next",
+                "type": "application/geo+json",
+                "href": str(request.url.include_query_params(offset=offset + limit)),
+            }
+        )
     if offset > 0:
-        links.append({"rel": "prev", "type": "application/geo+json",
-                      "href": str(request.url.include_query_params(offset=max(0, offset - limit)))})
+        links.append(
+            {
+                "rel": "prev",
+                "type": "application/geo+json",
+                "href": str(request.url.include_query_params(offset=max(0, offset - limit))),
+            }
+        )
     return {
         "type": "FeatureCollection",
         "numberMatched": matched,

@@ -34,7 +34,9 @@ def problem(
 
 def _domain(request: Request, exc: DomainError) -> JSONResponse:
     lang = language_of(request, request.query_params.get("lang"))
-    return problem(request, exc.status, exc.type_slug, exc.title(lang), exc.message(lang), **exc.extra)
+    return problem(
+        request, exc.status, exc.type_slug, exc.title(lang), exc.message(lang), **exc.extra
+    )
 
 
 def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -60,10 +62,20 @@ def _database(request: Request, exc: DBAPIError) -> JSONResponse:
     # Driver errors never reach the user raw: log them, answer with a stable problem.
     log.exception("database error on %s", request.url.path)
     if isinstance(exc, OperationalError):
-        return problem(request, 503, "database-unavailable", "数据库不可用 / Database unavailable",
-                       "The database cannot be reached; try again shortly.")
-    return problem(request, 500, "database-error", "数据库错误 / Database error",
-                   "The request could not be completed; nothing was changed.")
+        return problem(
+            request,
+            503,
+            "database-unavailable",
+            "数据库不可用 / Database unavailable",
+            "The database cannot be reached; try again shortly.",
+        )
+    return problem(
+        request,
+        500,
+        "database-error",
+        "数据库错误 / Database error",
+        "The request could not be completed; nothing was changed.",
+    )
 
 
 def install_problem_handlers(app: FastAPI) -> None:

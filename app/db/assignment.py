@@ -126,9 +126,17 @@ def gather_facts(
     rows = conn.execute(
         text(FACTS),
         {
-            "lon": list(lon), "lat": list(lat), "kind": list(kind), "code": list(code),
-            "ident": list(ident), "at": list(at), "scheme": scheme, "street_m": street_m,
-            "component_m": component_m, "dup_m": dup_m, "window_s": window_s,
+            "lon": list(lon),
+            "lat": list(lat),
+            "kind": list(kind),
+            "code": list(code),
+            "ident": list(ident),
+            "at": list(at),
+            "scheme": scheme,
+            "street_m": street_m,
+            "component_m": component_m,
+            "dup_m": dup_m,
+            "window_s": window_s,
             "with_duplicates": with_duplicates,
         },
     ).mappings()
@@ -148,8 +156,14 @@ def units_by_id(conn: Connection, ids: set[int]) -> dict[int, dict]:
 
 def command_centre(conn: Connection) -> dict | None:
     """The command centre unit (the last resort when a sub-district has no office)."""
-    row = conn.execute(
-        text("SELECT id, code, name, name_en, kind FROM responsible_unit "
-             "WHERE kind = 'command_centre' ORDER BY id LIMIT 1")
-    ).mappings().first()
+    row = (
+        conn.execute(
+            text(
+                "SELECT id, code, name, name_en, kind FROM responsible_unit "
+                "WHERE kind = 'command_centre' ORDER BY id LIMIT 1"
+            )
+        )
+        .mappings()
+        .first()
+    )
     return dict(row) if row else None

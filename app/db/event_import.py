@@ -20,45 +20,72 @@ def _frame(conn: Connection, sql: str, params: dict) -> gpd.GeoDataFrame:
     frame = pd.DataFrame([dict(r) for r in rows])
     if frame.empty:
         return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs=4326), crs=4326)
-    return gpd.GeoDataFrame(frame.drop(columns="wkb"), geometry=gpd.GeoSeries.from_wkb(
-        frame["wkb"].map(bytes)), crs=4326)
+    return gpd.GeoDataFrame(
+        frame.drop(columns="wkb"),
+        geometry=gpd.GeoSeries.from_wkb(frame["wkb"].map(bytes)),
+        crs=4326,
+    )
 
 
 def grid_versions(conn: Connection, start: datetime, end: datetime) -> gpd.GeoDataFrame:
     """Grid versions valid at some moment in [start, end]."""
-    return _frame(conn, """
+    return _frame(
+        conn,
+        """
         SELECT id, code, version, unit_id, community_code, valid_from, valid_to,
                ST_AsBinary(geom) AS wkb
         FROM grid WHERE valid_from <= :end AND (valid_to IS NULL OR valid_to > :start)
-        ORDER BY code, valid_from""", {"start": start, "end": end})
+        ORDER BY code, valid_from""",
+        {"start": start, "end": end},
+    )
 
 
 def street_segments(conn: Connection, bbox: BBox) -> gpd.GeoDataFrame:
-    return _frame(conn, """
+    return _frame(
+        conn,
+        """
         SELECT s.id AS segment_id, s.street_id, n.name AS street_name, n.grade AS street_grade,
                ST_AsBinary(s.geom) AS wkb
         FROM street_segment s JOIN street n ON n.id = s.street_id
-        WHERE s.geom && ST_MakeEnvelope(:x1, :y1, :x2, :y2, 4326)""", _box(bbox))
+        WHERE s.geom && ST_MakeEnvelope(:x1, :y1, :x2, :y2, 4326)""",
+        _box(bbox),
+    )
 
 
-def components(conn: Connection, scheme: str, class_codes: Sequence[str], bbox: BBox,
-               identifiers: Sequence[str]) -> gpd.GeoDataFrame:
+def components(
+    conn: Connection,
+    scheme: str,
+    class_codes: Sequence[str],
+    bbox: BBox,
+    identifiers: Sequence[str],
+) -> gpd.GeoDataFrame:
     """Candidate components: of the classes reported in the bbox, plus those named by id."""
-    return _frame(conn, """
+    return _frame(
+        conn,
+        """
         SELECT id, identifier, class_code, status, maintainer_unit_id, owner_unit_id,
                ST_AsBinary(geom) AS wkb
         FROM component
         WHERE (scheme = :scheme AND class_code = ANY(:codes) AND status <> 'retired'
                AND geom && ST_MakeEnvelope(:x1, :y1, :x2, :y2, 4326))
            OR identifier = ANY(:idents)""",
-        {"scheme": scheme, "codes": list(class_codes), "idents": list(identifiers), **_box(bbox)})
+        {"scheme": scheme, "codes": list(class_codes), "idents": list(identifiers), **_box(bbox)},
+    )
 
 
-def open_cases(conn: Connection, scheme: str, class_keys: Iterable[tuple[str, str]],
-               start: datetime, end: datetime, bbox: BBox) -> pd.DataFrame:
+def open_cases(
+    conn: Connection,
+    scheme: str,
+    class_keys: Iterable[tuple[str, str]],
+    start: datetime,
+    end: datetime,
+    bbox: BBox,
+) -> pd.DataFrame:
     """Open cases of the given classes reported in [start, end] inside the bbox."""
     keys = list(class_keys)
-    rows = conn.execute(text("""
+    rows = (
+        conn.execute(
+            text("""
         SELECT e.id, e.class_kind, e.class_code, e.status, e.reported_at,
                ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat
         FROM event e JOIN unnest(CAST(:kinds AS text[]), CAST(:codes AS text[])) k(kind, code)
@@ -66,23 +93,46 @@ def open_cases(conn: Connection, scheme: str, class_keys: Iterable[tuple[str, st
         WHERE e.scheme = :scheme AND e.status NOT IN ('closed', 'voided')
           AND e.reported_at BETWEEN :start AND :end
           AND e.geom && ST_MakeEnvelope(:x1, :y1, :x2, :y2, 4326)"""),
-        {"scheme": scheme, "kinds": [k for k, _ in keys], "codes": [c for _, c in keys],
-         "start": start, "end": end, **_box(bbox)}).mappings().all()
-    return pd.DataFrame([dict(r) for r in rows], columns=[
-        "id", "class_kind", "class_code", "status", "reported_at", "lon", "lat"])
+            {
+                "scheme": scheme,
+                "kinds": [k for k, _ in keys],
+                "codes": [c for _, c in keys],
+                "start": start,
+                "end": end,
+                **_box(bbox),
+            },
+        )
+        .mappings()
+        .all()
+    )
+    return pd.DataFrame(
+        [dict(r) for r in rows],
+        columns=["id", "class_kind", "class_code", "status", "reported_at", "lon", "lat"],
+    )
 
 
 def rules(conn: Connection, scheme: str) -> pd.DataFrame:
-    rows = conn.execute(text("SELECT id, class_kind, class_code, area_code, unit_id "
-                             "FROM dispatch_rule WHERE scheme = :s"), {"s": scheme}).mappings().all()
-    return pd.DataFrame([dict(r) for r in rows],
-                        columns=["id", "class_kind", "class_code", "area_code", "unit_id"])
+    rows = (
+        conn.execute(
+            text(
+                "SELECT id, class_kind, class_code, area_code, unit_id "
+                "FROM dispatch_rule WHERE scheme = :s"
+            ),
+            {"s": scheme},
+        )
+        .mappings()
+        .all()
+    )
+    return pd.DataFrame(
+        [dict(r) for r in rows], columns=["id", "class_kind", "class_code", "area_code", "unit_id"]
+    )
 
 
 def offices(conn: Connection) -> dict[str, int]:
     """Sub-district code → its office's unit id (属地兜底)."""
-    rows = conn.execute(text("SELECT area_code, id FROM responsible_unit "
-                             "WHERE kind = 'subdistrict_office'")).all()
+    rows = conn.execute(
+        text("SELECT area_code, id FROM responsible_unit WHERE kind = 'subdistrict_office'")
+    ).all()
     return {a: i for a, i in rows}
 
 
@@ -91,35 +141,63 @@ def area_names(conn: Connection) -> dict[str, str]:
 
 
 def all_units(conn: Connection) -> dict[int, dict]:
-    rows = conn.execute(text("SELECT id, code, name, name_en, kind FROM responsible_unit")).mappings()
+    rows = conn.execute(
+        text("SELECT id, code, name, name_en, kind FROM responsible_unit")
+    ).mappings()
     return {r["id"]: dict(r) for r in rows}
 
 
 def existing_keys(conn: Connection, keys: Sequence[str]) -> set[str]:
     if not keys:
         return set()
-    rows = conn.execute(text("SELECT idempotency_key FROM event WHERE idempotency_key = ANY(:k)"),
-                        {"k": list(keys)})
+    rows = conn.execute(
+        text("SELECT idempotency_key FROM event WHERE idempotency_key = ANY(:k)"), {"k": list(keys)}
+    )
     return {r[0] for r in rows}
 
 
 def reserve_event_ids(conn: Connection, n: int) -> list[int]:
     """Take ``n`` ids from the event sequence, so rows can name each other (duplicates)."""
-    rows = conn.execute(text("SELECT nextval(pg_get_serial_sequence('event', 'id')) "
-                             "FROM generate_series(1, :n)"), {"n": n})
+    rows = conn.execute(
+        text("SELECT nextval(pg_get_serial_sequence('event', 'id')) FROM generate_series(1, :n)"),
+        {"n": n},
+    )
     return [r[0] for r in rows]
 
 
 EVENT_COPY_COLUMNS = (
-    "id", "scheme", "class_kind", "class_code", "geom", "location_text", "description", "source",
-    "reporter", "photo_urls", "idempotency_key", "observed_at", "reported_at", "grid_id",
-    "grid_code", "community_code", "subdistrict_code", "district_code", "street_id",
-    "street_distance_m", "component_id", "component_distance_m", "unit_id", "assignment",
-    "deadline_at", "status",
+    "id",
+    "scheme",
+    "class_kind",
+    "class_code",
+    "geom",
+    "location_text",
+    "description",
+    "source",
+    "reporter",
+    "photo_urls",
+    "idempotency_key",
+    "observed_at",
+    "reported_at",
+    "grid_id",
+    "grid_code",
+    "community_code",
+    "subdistrict_code",
+    "district_code",
+    "street_id",
+    "street_distance_m",
+    "component_id",
+    "component_distance_m",
+    "unit_id",
+    "assignment",
+    "deadline_at",
+    "status",
 )
 
 
-def copy_rows(conn: Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> int:
+def copy_rows(
+    conn: Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence]
+) -> int:
     """COPY rows (CSV; None → NULL) into ``table``; returns the number written."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)

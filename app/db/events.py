@@ -46,24 +46,46 @@ def insert_event(conn: Connection, values: dict) -> int | None:
     return conn.execute(text(INSERT_EVENT), values).scalar()
 
 
-def insert_case_log(conn: Connection, event_id: int, action: str, actor: str | None,
-                    from_status: str | None, to_status: str | None, note: str | None = None) -> None:
+def insert_case_log(
+    conn: Connection,
+    event_id: int,
+    action: str,
+    actor: str | None,
+    from_status: str | None,
+    to_status: str | None,
+    note: str | None = None,
+) -> None:
     conn.execute(
-        text("INSERT INTO case_log (event_id, actor, action, from_status, to_status, note) "
-             "VALUES (:e, :actor, :action, :f, :t, :note)"),
-        {"e": event_id, "actor": actor, "action": action, "f": from_status, "t": to_status, "note": note},
+        text(
+            "INSERT INTO case_log (event_id, actor, action, from_status, to_status, note) "
+            "VALUES (:e, :actor, :action, :f, :t, :note)"
+        ),
+        {
+            "e": event_id,
+            "actor": actor,
+            "action": action,
+            "f": from_status,
+            "t": to_status,
+            "note": note,
+        },
     )
 
 
 def get_event(conn: Connection, event_id: int) -> dict | None:
-    row = conn.execute(text(EVENT_SELECT + " WHERE e.id = :id"), {"id": event_id}).mappings().first()
+    row = (
+        conn.execute(text(EVENT_SELECT + " WHERE e.id = :id"), {"id": event_id}).mappings().first()
+    )
     return dict(row) if row else None
 
 
 def get_event_by_key(conn: Connection, column: str, value: str) -> dict | None:
     """The case with this idempotency key or public token."""
     assert column in ("idempotency_key", "public_token")
-    row = conn.execute(text(EVENT_SELECT + f" WHERE e.{column} = :v"), {"v": value}).mappings().first()
+    row = (
+        conn.execute(text(EVENT_SELECT + f" WHERE e.{column} = :v"), {"v": value})
+        .mappings()
+        .first()
+    )
     return dict(row) if row else None
 
 

@@ -20,7 +20,7 @@ def normalise_url(url: str) -> str:
     """Accept libpq-style ``postgres://`` / ``postgresql://`` URLs and pick psycopg2."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg2://" + url[len(prefix):]
+            return "postgresql+psycopg2://" + url[len(prefix) :]
     return url
 
 

@@ -22,7 +22,9 @@ class ClassRef(BaseModel):
     """A class given as kind + code; ``BJ0101`` / ``SJ0102`` prefixes set the kind."""
 
     class_code: str = Field(..., description="分类代码，如 0102 或 SJ0102 / class code")
-    class_kind: Kind | None = Field(None, description="event (事件) or component (部件); default event")
+    class_kind: Kind | None = Field(
+        None, description="event (事件) or component (部件); default event"
+    )
 
     @model_validator(mode="after")
     def _split_prefix(self) -> ClassRef:
@@ -30,7 +32,9 @@ class ClassRef(BaseModel):
         prefix = code[:2]
         if prefix in PREFIXES:
             if self.class_kind and self.class_kind != PREFIXES[prefix]:
-                raise ValueError(f"class_code prefix {prefix} contradicts class_kind {self.class_kind}")
+                raise ValueError(
+                    f"class_code prefix {prefix} contradicts class_kind {self.class_kind}"
+                )
             self.class_kind, code = PREFIXES[prefix], code[2:]  # type: ignore[assignment]
         if not code.isdigit() or len(code) not in (4, 5):
             raise ValueError("class_code must be 4 (2013 scheme) or 5 (2026 scheme) digits")
@@ -46,7 +50,9 @@ class LocatedClassRef(ClassRef):
     lat: float | None = Field(None, ge=-90, le=90)
     location: PointGeometry | None = None
     crs: Literal["EPSG:4326", "EPSG:4490"] = Field(
-        "EPSG:4326", description="EPSG:4490 (CGCS2000) is taken as WGS84: they differ by centimetres")
+        "EPSG:4326",
+        description="EPSG:4490 (CGCS2000) is taken as WGS84: they differ by centimetres",
+    )
     component_identifier: str | None = Field(None, pattern=r"^[0-9]{16,17}$")
 
     @model_validator(mode="after")
@@ -66,18 +72,30 @@ class LocatedClassRef(ClassRef):
 class EventCreate(LocatedClassRef):
     """A reported event (事件/案件)."""
 
-    model_config = ConfigDict(json_schema_extra={"example": {
-        "class_code": "0102", "class_kind": "event", "lon": 120.6, "lat": 31.3,
-        "location_text": "长宁路与桂花巷交叉口东北角", "description": "路边堆放生活垃圾",
-        "source": "supervisor", "reporter": "监督员 张三", "observed_at": "2026-11-21T09:30:00+08:00",
-        "idempotency_key": "patrol-app-7f3c2a"}})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "class_code": "0102",
+                "class_kind": "event",
+                "lon": 120.6,
+                "lat": 31.3,
+                "location_text": "长宁路与桂花巷交叉口东北角",
+                "description": "路边堆放生活垃圾",
+                "source": "supervisor",
+                "reporter": "监督员 张三",
+                "observed_at": "2026-11-21T09:30:00+08:00",
+                "idempotency_key": "patrol-app-7f3c2a",
+            }
+        }
+    )
 
     location_text: str | None = Field(None, max_length=256, description="事发位置（≤256 字）")
     description: str | None = Field(None, max_length=4000)
     source: Source = "supervisor"
     reporter: str | None = Field(None, max_length=200)
     reporter_contact: dict[str, str] | None = Field(
-        None, description="上报人联系方式（不公开）/ reporter contact, never published")
+        None, description="上报人联系方式（不公开）/ reporter contact, never published"
+    )
     observed_at: datetime | None = None
     photo_urls: list[HttpUrl] = Field(default_factory=list, max_length=20)
     idempotency_key: str | None = Field(None, min_length=1, max_length=128)

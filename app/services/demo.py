@@ -25,8 +25,9 @@ LAYER_OPTIONS = {
 }
 
 
-def load_demo(engine: Engine, settings: Settings, source: Path, *, force: bool = False,
-              progress: bool = False) -> dict[str, int]:
+def load_demo(
+    engine: Engine, settings: Settings, source: Path, *, force: bool = False, progress: bool = False
+) -> dict[str, int]:
     """Import the demo folder unless the database already has grids; returns rows per layer."""
     from gis.demo import read_district
 
@@ -42,11 +43,17 @@ def load_demo(engine: Engine, settings: Settings, source: Path, *, force: bool =
     counts = {}
     for layer, options in LAYER_OPTIONS.items():
         frame = getattr(district, layer)
-        report = import_frame(engine, settings, layer, frame, options, progress=progress,
-                              source=f"{source}/{layer}")
+        report = import_frame(
+            engine, settings, layer, frame, options, progress=progress, source=f"{source}/{layer}"
+        )
         counts[layer] = report.rows_written
-    report = import_event_frame(engine, settings, _event_table(district.events), progress=progress,
-                                source=f"{source}/events")
+    report = import_event_frame(
+        engine,
+        settings,
+        _event_table(district.events),
+        progress=progress,
+        source=f"{source}/events",
+    )
     counts["events"] = report.rows_written
     return counts
 

@@ -33,8 +33,14 @@ from gis.locate import GridIndex
 from gis.nearest import nearest_within, pairs_within
 
 SOURCE_ALIASES = {
-    "12345": "hotline", "热线": "hotline", "监督员": "supervisor", "巡查": "supervisor",
-    "公众": "public_app", "app": "public_app", "视频": "video", "上级": "higher_order",
+    "12345": "hotline",
+    "热线": "hotline",
+    "监督员": "supervisor",
+    "巡查": "supervisor",
+    "公众": "public_app",
+    "app": "public_app",
+    "视频": "video",
+    "上级": "higher_order",
 }
 PREFIX_KIND = {"BJ": "component", "SJ": "event"}
 CHUNK = 50_000
@@ -64,18 +70,28 @@ class EventImportReport:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def import_events(engine: Engine, settings: Settings, path: Path,
-                  options: EventImportOptions | None = None, progress: bool = False) -> EventImportReport:
+def import_events(
+    engine: Engine,
+    settings: Settings,
+    path: Path,
+    options: EventImportOptions | None = None,
+    progress: bool = False,
+) -> EventImportReport:
     """Import an events file (CSV, GeoJSON, NDJSON); all-or-nothing unless ``skip_invalid``."""
     options = options or EventImportOptions()
     frame, problems = read_events(path, options.columns, options.lon_column, options.lat_column)
     return import_event_frame(engine, settings, frame, options, progress, path.name, problems)
 
 
-def import_event_frame(engine: Engine, settings: Settings, frame: pd.DataFrame,
-                       options: EventImportOptions | None = None, progress: bool = False,
-                       source: str = "<frame>", problems: list[RowProblem] | None = None,
-                       ) -> EventImportReport:
+def import_event_frame(
+    engine: Engine,
+    settings: Settings,
+    frame: pd.DataFrame,
+    options: EventImportOptions | None = None,
+    progress: bool = False,
+    source: str = "<frame>",
+    problems: list[RowProblem] | None = None,
+) -> EventImportReport:
     """Import events already read into a frame (``row``, ``lon``, ``lat`` and field columns)."""
     options = options or EventImportOptions()
     started = time.perf_counter()
@@ -101,8 +117,16 @@ def import_event_frame(engine: Engine, settings: Settings, frame: pd.DataFrame,
         written = _write(conn, settings, rows, facts, keep, source, progress)
         timings["write_s"] = time.perf_counter() - t
     rejects = _write_rejects(options.rejects_path, frame, problems) if problems else None
-    return EventImportReport(source, len(frame), written, len(rejected_rows), int(skip.sum()),
-                             time.perf_counter() - started, rejects, timings)
+    return EventImportReport(
+        source,
+        len(frame),
+        written,
+        len(rejected_rows),
+        int(skip.sum()),
+        time.perf_counter() - started,
+        rejects,
+        timings,
+    )
 
 
 def _order(p: RowProblem) -> tuple[int, str]:
@@ -149,42 +173,67 @@ def _times(values: pd.Series, tz: str) -> tuple[pd.Series, np.ndarray]:
     return times, bad
 
 
-def _validate(conn: Connection, settings: Settings, frame: pd.DataFrame,
-              now: datetime) -> tuple[pd.DataFrame, list[RowProblem]]:
+def _validate(
+    conn: Connection, settings: Settings, frame: pd.DataFrame, now: datetime
+) -> tuple[pd.DataFrame, list[RowProblem]]:
     problems: list[RowProblem] = []
     row = frame["row"].to_numpy()
 
     def flag(mask: np.ndarray, reason, column: str) -> None:
         for i in np.flatnonzero(mask):
-            problems.append(RowProblem(int(row[i]), reason(i) if callable(reason) else reason, column))
+            problems.append(
+                RowProblem(int(row[i]), reason(i) if callable(reason) else reason, column)
+            )
 
     code = _text(frame, "class_code").str.upper()
     kind = _text(frame, "class_kind").str.lower()
     prefix = code.str[:2]
     prefixed = prefix.isin(PREFIX_KIND.keys()).to_numpy()
     prefix_kind = prefix.map(PREFIX_KIND)
-    flag(prefixed & kind.notna().to_numpy() & (kind != prefix_kind).to_numpy(),
-         "class_code prefix contradicts class_kind", "class_kind")
+    flag(
+        prefixed & kind.notna().to_numpy() & (kind != prefix_kind).to_numpy(),
+        "class_code prefix contradicts class_kind",
+        "class_kind",
+    )
     kind = kind.where(~prefixed, prefix_kind).fillna("event")
     code = code.where(~prefixed, code.str[2:])
     malformed = ~code.fillna("").str.fullmatch(r"[0-9]{4,5}").to_numpy()
-    flag(malformed, lambda i: f"class_code must be 4 or 5 digits, got {frame['class_code'].iat[i]!r}"
-         if "class_code" in frame else "class_code is missing", "class_code")
-    known = class_repo.get_classes(conn, settings.class_scheme,
-                                   set(zip(kind[~malformed], code[~malformed], strict=True)))
+    flag(
+        malformed,
+        lambda i: (
+            f"class_code must be 4 or 5 digits, got {frame['class_code'].iat[i]!r}"
+            if "class_code" in frame
+            else "class_code is missing"
+        ),
+        "class_code",
+    )
+    known = class_repo.get_classes(
+        conn, settings.class_scheme, set(zip(kind[~malformed], code[~malformed], strict=True))
+    )
     unknown = ~malformed & ~np.array([(k, c) in known for k, c in zip(kind, code, strict=True)])
-    flag(unknown, lambda i: f"unknown class {kind.iat[i]} {code.iat[i]} in scheme {settings.class_scheme}",
-         "class_code")
+    flag(
+        unknown,
+        lambda i: f"unknown class {kind.iat[i]} {code.iat[i]} in scheme {settings.class_scheme}",
+        "class_code",
+    )
 
     lon = pd.to_numeric(frame.get("lon"), errors="coerce").to_numpy(dtype=float)
     lat = pd.to_numeric(frame.get("lat"), errors="coerce").to_numpy(dtype=float)
     flag(~(np.isfinite(lon) & np.isfinite(lat)), "lon/lat missing or not numbers", "lon")
-    flag(np.isfinite(lon) & np.isfinite(lat) & ((np.abs(lon) > 180) | (np.abs(lat) > 90)),
-         "lon/lat outside WGS84 bounds", "lon")
+    flag(
+        np.isfinite(lon) & np.isfinite(lat) & ((np.abs(lon) > 180) | (np.abs(lat) > 90)),
+        "lon/lat outside WGS84 bounds",
+        "lon",
+    )
 
-    source = _text(frame, "source").map(lambda s: SOURCE_ALIASES.get(s, s) if s else s).fillna("hotline")
-    flag(~source.isin(EVENT_SOURCES).to_numpy(),
-         lambda i: f"source must be one of {', '.join(EVENT_SOURCES)}, got {source.iat[i]!r}", "source")
+    source = (
+        _text(frame, "source").map(lambda s: SOURCE_ALIASES.get(s, s) if s else s).fillna("hotline")
+    )
+    flag(
+        ~source.isin(EVENT_SOURCES).to_numpy(),
+        lambda i: f"source must be one of {', '.join(EVENT_SOURCES)}, got {source.iat[i]!r}",
+        "source",
+    )
 
     observed, bad_obs = _times(_text(frame, "observed_at"), settings.timezone)
     reported, bad_rep = _times(_text(frame, "reported_at"), settings.timezone)
@@ -193,27 +242,50 @@ def _validate(conn: Connection, settings: Settings, frame: pd.DataFrame,
     reported = reported.fillna(observed).fillna(pd.Timestamp(now))
     observed = observed.fillna(reported)
     future = pd.Timestamp(now) + pd.Timedelta(minutes=5)
-    flag(((reported > future) | (observed > future)).to_numpy(), "time is in the future", "reported_at")
+    flag(
+        ((reported > future) | (observed > future)).to_numpy(),
+        "time is in the future",
+        "reported_at",
+    )
 
     location_text = _text(frame, "location_text")
-    flag(location_text.fillna("").str.len().to_numpy() > 256, "location_text longer than 256 characters",
-         "location_text")
+    flag(
+        location_text.fillna("").str.len().to_numpy() > 256,
+        "location_text longer than 256 characters",
+        "location_text",
+    )
     key = _text(frame, "idempotency_key")
-    flag(key.notna().to_numpy() & key.duplicated(keep="first").to_numpy(),
-         "idempotency_key repeats an earlier row", "idempotency_key")
+    flag(
+        key.notna().to_numpy() & key.duplicated(keep="first").to_numpy(),
+        "idempotency_key repeats an earlier row",
+        "idempotency_key",
+    )
     ident = _text(frame, "component_identifier")
     width = 16 if settings.class_scheme == "2013" else 17
-    flag(ident.notna().to_numpy() & ~ident.fillna("").str.fullmatch(f"[0-9]{{{width}}}").to_numpy(),
-         f"component_identifier must be {width} digits", "component_identifier")
+    flag(
+        ident.notna().to_numpy() & ~ident.fillna("").str.fullmatch(f"[0-9]{{{width}}}").to_numpy(),
+        f"component_identifier must be {width} digits",
+        "component_identifier",
+    )
 
-    rows = pd.DataFrame({
-        "row": row, "class_kind": kind.to_numpy(), "class_code": code.to_numpy(), "lon": lon,
-        "lat": lat, "source": source.to_numpy(), "reporter": _text(frame, "reporter").to_numpy(),
-        "observed_at": observed.to_numpy(), "reported_at": reported.to_numpy(),
-        "location_text": location_text.to_numpy(), "description": _text(frame, "description").to_numpy(),
-        "idempotency_key": key.to_numpy(), "component_identifier": ident.to_numpy(),
-        "photo_urls": _text(frame, "photo_urls").to_numpy(),
-    })
+    rows = pd.DataFrame(
+        {
+            "row": row,
+            "class_kind": kind.to_numpy(),
+            "class_code": code.to_numpy(),
+            "lon": lon,
+            "lat": lat,
+            "source": source.to_numpy(),
+            "reporter": _text(frame, "reporter").to_numpy(),
+            "observed_at": observed.to_numpy(),
+            "reported_at": reported.to_numpy(),
+            "location_text": location_text.to_numpy(),
+            "description": _text(frame, "description").to_numpy(),
+            "idempotency_key": key.to_numpy(),
+            "component_identifier": ident.to_numpy(),
+            "photo_urls": _text(frame, "photo_urls").to_numpy(),
+        }
+    )
     rows.attrs["classes"] = known
     return rows, problems
 
@@ -222,8 +294,12 @@ def _validate(conn: Connection, settings: Settings, frame: pd.DataFrame,
 
 
 def _bbox(rows: pd.DataFrame, margin_deg: float = 0.01) -> tuple[float, float, float, float]:
-    return (float(rows["lon"].min()) - margin_deg, float(rows["lat"].min()) - margin_deg,
-            float(rows["lon"].max()) + margin_deg, float(rows["lat"].max()) + margin_deg)
+    return (
+        float(rows["lon"].min()) - margin_deg,
+        float(rows["lat"].min()) - margin_deg,
+        float(rows["lon"].max()) + margin_deg,
+        float(rows["lat"].max()) + margin_deg,
+    )
 
 
 def _locate_grids(versions: gpd.GeoDataFrame, rows: pd.DataFrame) -> np.ndarray:
@@ -232,9 +308,16 @@ def _locate_grids(versions: gpd.GeoDataFrame, rows: pd.DataFrame) -> np.ndarray:
     if versions.empty or rows.empty:
         return out
     at = rows["reported_at"].to_numpy(dtype="datetime64[ns]")
-    starts = versions["valid_from"].map(lambda t: pd.Timestamp(t).tz_convert("UTC").tz_localize(None))
-    ends = versions["valid_to"].map(lambda t: pd.NaT if t is None or pd.isna(t) else
-                                    pd.Timestamp(t).tz_convert("UTC").tz_localize(None))
+    starts = versions["valid_from"].map(
+        lambda t: pd.Timestamp(t).tz_convert("UTC").tz_localize(None)
+    )
+    ends = versions["valid_to"].map(
+        lambda t: (
+            pd.NaT
+            if t is None or pd.isna(t)
+            else pd.Timestamp(t).tz_convert("UTC").tz_localize(None)
+        )
+    )
     starts = starts.to_numpy(dtype="datetime64[ns]")
     ends = ends.to_numpy(dtype="datetime64[ns]")
     # Between two consecutive version changes the valid set is fixed: one index per span.
@@ -254,8 +337,9 @@ def _locate_grids(versions: gpd.GeoDataFrame, rows: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def gather_bulk_facts(conn: Connection, settings: Settings,
-                      rows: pd.DataFrame) -> tuple[list[dict], list[RowProblem]]:
+def gather_bulk_facts(
+    conn: Connection, settings: Settings, rows: pd.DataFrame
+) -> tuple[list[dict], list[RowProblem]]:
     """The same facts `app.db.assignment.gather_facts` returns, for every row at once."""
     if rows.empty:
         return [], []
@@ -265,17 +349,29 @@ def gather_bulk_facts(conn: Connection, settings: Settings,
     bbox = _bbox(rows)
     versions = repo.grid_versions(conn, start, end)
     grid_pos = _locate_grids(versions, rows)
-    problems = [RowProblem(int(r), "outside the managed area (no grid covers the point at the "
-                                   "reported time)", "lon")
-                for r in rows["row"].to_numpy()[grid_pos < 0]]
+    problems = [
+        RowProblem(
+            int(r),
+            "outside the managed area (no grid covers the point at the reported time)",
+            "lon",
+        )
+        for r in rows["row"].to_numpy()[grid_pos < 0]
+    ]
 
     lon, lat = rows["lon"].to_numpy(), rows["lat"].to_numpy()
     segments = repo.street_segments(conn, bbox)
-    seg_pos, seg_dist = nearest_within(segments.geometry.to_numpy(), segments["segment_id"].to_numpy(),
-                                       lon, lat, settings.street_max_distance_m)
+    seg_pos, seg_dist = nearest_within(
+        segments.geometry.to_numpy(),
+        segments["segment_id"].to_numpy(),
+        lon,
+        lat,
+        settings.street_max_distance_m,
+    )
     comp = _components(conn, settings, rows)
-    rule_lookup = {(k, c, a): (i, u, a) for i, k, c, a, u in
-                   repo.rules(conn, settings.class_scheme).itertuples(index=False)}
+    rule_lookup = {
+        (k, c, a): (i, u, a)
+        for i, k, c, a, u in repo.rules(conn, settings.class_scheme).itertuples(index=False)
+    }
     offices, names = repo.offices(conn), repo.area_names(conn)
     duplicates = _duplicates(conn, settings, rows, bbox)
 
@@ -287,36 +383,69 @@ def gather_bulk_facts(conn: Connection, settings: Settings,
             continue
         g = versions.iloc[grid_pos[i]]
         code = g["code"]
-        rule = next((rule_lookup[(kinds[i], codes[i], a)] for a in (code, code[:12], code[:9], code[:6])
-                     if (kinds[i], codes[i], a) in rule_lookup), (None, None, None))
+        rule = next(
+            (
+                rule_lookup[(kinds[i], codes[i], a)]
+                for a in (code, code[:12], code[:9], code[:6])
+                if (kinds[i], codes[i], a) in rule_lookup
+            ),
+            (None, None, None),
+        )
         f = {
-            "grid_id": int(g["id"]), "grid_code": code, "grid_version": int(g["version"]),
+            "grid_id": int(g["id"]),
+            "grid_code": code,
+            "grid_version": int(g["version"]),
             "grid_unit_id": None if pd.isna(g["unit_id"]) else int(g["unit_id"]),
-            "community_code": g["community_code"], "community_name": names.get(g["community_code"]),
-            "subdistrict_code": code[:9], "subdistrict_name": names.get(code[:9]),
-            "district_code": code[:6], "district_name": names.get(code[:6]),
-            "segment_id": None, "street_id": None, "street_name": None, "street_grade": None,
+            "community_code": g["community_code"],
+            "community_name": names.get(g["community_code"]),
+            "subdistrict_code": code[:9],
+            "subdistrict_name": names.get(code[:9]),
+            "district_code": code[:6],
+            "district_name": names.get(code[:6]),
+            "segment_id": None,
+            "street_id": None,
+            "street_name": None,
+            "street_grade": None,
             "street_distance_m": None,
-            "rule_id": rule[0], "rule_unit_id": rule[1], "rule_area_code": rule[2],
+            "rule_id": rule[0],
+            "rule_unit_id": rule[1],
+            "rule_area_code": rule[2],
             "office_unit_id": offices.get(code[:9]),
             "duplicates": duplicates.get(i, []),
             **comp[i],
         }
         if seg_pos[i] >= 0:
             s = segments.iloc[seg_pos[i]]
-            f.update(segment_id=int(s["segment_id"]), street_id=int(s["street_id"]),
-                     street_name=s["street_name"], street_grade=s["street_grade"],
-                     street_distance_m=float(seg_dist[i]))
+            f.update(
+                segment_id=int(s["segment_id"]),
+                street_id=int(s["street_id"]),
+                street_name=s["street_name"],
+                street_grade=s["street_grade"],
+                street_distance_m=float(seg_dist[i]),
+            )
         facts.append(f)
-    missing = [RowProblem(int(rows["row"].iat[i]), f"no component {rows['component_identifier'].iat[i]}",
-                          "component_identifier")
-               for i in range(n) if rows["component_identifier"].iat[i] and comp[i]["component_id"] is None]
+    missing = [
+        RowProblem(
+            int(rows["row"].iat[i]),
+            f"no component {rows['component_identifier'].iat[i]}",
+            "component_identifier",
+        )
+        for i in range(n)
+        if rows["component_identifier"].iat[i] and comp[i]["component_id"] is None
+    ]
     return facts, problems + missing
 
 
-NO_COMPONENT = {"component_id": None, "component_identifier": None, "component_class_code": None,
-                "component_status": None, "maintainer_unit_id": None, "owner_unit_id": None,
-                "component_distance_m": None, "component_matched_by": None}
+NO_COMPONENT = {
+    "component_id": None,
+    "component_identifier": None,
+    "component_class_code": None,
+    "component_status": None,
+    "maintainer_unit_id": None,
+    "owner_unit_id": None,
+    "component_distance_m": None,
+    "component_matched_by": None,
+}
 
 
 def _components(conn: Connection, settings: Settings, rows: pd.DataFrame) -> list[dict]:
@@ -326,9 +455,13 @@ def _components(conn: Connection, settings: Settings, rows: pd.DataFrame) -> lis
     idents = rows["component_identifier"]
     if not is_comp.any() and idents.isna().all():
         return out
-    candidates = repo.components(conn, settings.class_scheme,
-                                 sorted(set(rows.loc[is_comp, "class_code"])), _bbox(rows),
-                                 sorted(set(idents.dropna())))
+    candidates = repo.components(
+        conn,
+        settings.class_scheme,
+        sorted(set(rows.loc[is_comp, "class_code"])),
+        _bbox(rows),
+        sorted(set(idents.dropna())),
+    )
     if candidates.empty:
         return out
     lon, lat = rows["lon"].to_numpy(), rows["lat"].to_numpy()
@@ -336,32 +469,44 @@ def _components(conn: Connection, settings: Settings, rows: pd.DataFrame) -> lis
 
     def record(i: int, pos: int, dist: float, how: str) -> dict:
         c = candidates.iloc[pos]
-        return {"component_id": int(c["id"]), "component_identifier": c["identifier"],
-                "component_class_code": c["class_code"], "component_status": c["status"],
-                "maintainer_unit_id": None if pd.isna(c["maintainer_unit_id"]) else int(c["maintainer_unit_id"]),
-                "owner_unit_id": None if pd.isna(c["owner_unit_id"]) else int(c["owner_unit_id"]),
-                "component_distance_m": float(dist), "component_matched_by": how}
+        return {
+            "component_id": int(c["id"]),
+            "component_identifier": c["identifier"],
+            "component_class_code": c["class_code"],
+            "component_status": c["status"],
+            "maintainer_unit_id": None
+            if pd.isna(c["maintainer_unit_id"])
+            else int(c["maintainer_unit_id"]),
+            "owner_unit_id": None if pd.isna(c["owner_unit_id"]) else int(c["owner_unit_id"]),
+            "component_distance_m": float(dist),
+            "component_matched_by": how,
+        }
 
     by_ident = {ident: pos for pos, ident in enumerate(candidates["identifier"])}
     for i in np.flatnonzero(idents.notna().to_numpy()):
         pos = by_ident.get(idents.iat[i])
         if pos is not None:
-            _, d = nearest_within(geoms[pos:pos + 1], ids[pos:pos + 1], lon[i:i + 1], lat[i:i + 1], 1e12)
+            _, d = nearest_within(
+                geoms[pos : pos + 1], ids[pos : pos + 1], lon[i : i + 1], lat[i : i + 1], 1e12
+            )
             out[i] = record(i, pos, d[0], "identifier")
     nearest_rows = is_comp & idents.isna().to_numpy()
     live = (candidates["status"] != "retired").to_numpy()
     for code in set(rows.loc[nearest_rows, "class_code"]):
         members = np.flatnonzero(nearest_rows & (rows["class_code"] == code).to_numpy())
         of_class = np.flatnonzero(live & (candidates["class_code"] == code).to_numpy())
-        pos, dist = nearest_within(geoms[of_class], ids[of_class], lon[members], lat[members],
-                                   settings.component_radius_m)
+        pos, dist = nearest_within(
+            geoms[of_class], ids[of_class], lon[members], lat[members], settings.component_radius_m
+        )
         for m, p, d in zip(members, pos, dist, strict=True):
             if p >= 0:
                 out[m] = record(m, of_class[p], d, "nearest")
     return out
 
 
-def _duplicates(conn: Connection, settings: Settings, rows: pd.DataFrame, bbox) -> dict[int, list[dict]]:
+def _duplicates(
+    conn: Connection, settings: Settings, rows: pd.DataFrame, bbox
+) -> dict[int, list[dict]]:
     """Row position → open cases of its class within the radius and window before it."""
     window = timedelta(days=settings.duplicate_window_days)
     start = rows["reported_at"].min().to_pydatetime() - window
@@ -370,13 +515,20 @@ def _duplicates(conn: Connection, settings: Settings, rows: pd.DataFrame, bbox) 
     existing = repo.open_cases(conn, settings.class_scheme, keys, start, end, bbox)
     out: dict[int, list[dict]] = {}
     for kind, code in keys:
-        mine = np.flatnonzero(((rows["class_kind"] == kind) & (rows["class_code"] == code)).to_numpy())
+        mine = np.flatnonzero(
+            ((rows["class_kind"] == kind) & (rows["class_code"] == code)).to_numpy()
+        )
         old = existing[(existing["class_kind"] == kind) & (existing["class_code"] == code)]
         lon = np.concatenate([rows["lon"].to_numpy()[mine], old["lon"].to_numpy(dtype=float)])
         lat = np.concatenate([rows["lat"].to_numpy()[mine], old["lat"].to_numpy(dtype=float)])
-        times = np.concatenate([rows["reported_at"].to_numpy(dtype="datetime64[ns]")[mine],
-                                pd.to_datetime(old["reported_at"], utc=True).dt.tz_localize(None)
-                                .to_numpy(dtype="datetime64[ns]")])
+        times = np.concatenate(
+            [
+                rows["reported_at"].to_numpy(dtype="datetime64[ns]")[mine],
+                pd.to_datetime(old["reported_at"], utc=True)
+                .dt.tz_localize(None)
+                .to_numpy(dtype="datetime64[ns]"),
+            ]
+        )
         # File rows are ordered after every stored case and among themselves by position.
         order = np.concatenate([np.arange(len(mine)), np.full(len(old), -1)])
         i, j, d = pairs_within(lon, lat, settings.duplicate_radius_m)
@@ -387,19 +539,32 @@ def _duplicates(conn: Connection, settings: Settings, rows: pd.DataFrame, bbox) 
         keep = earlier & recent
         for a, b, dist in zip(i[keep], j[keep], d[keep], strict=True):
             is_file = b < len(mine)
-            out.setdefault(int(mine[a]), []).append({
-                "ref": ("row", int(mine[b])) if is_file else ("id", int(old["id"].iat[b - len(mine)])),
-                "status": "reported" if is_file else old["status"].iat[b - len(mine)],
-                "reported_at": pd.Timestamp(times[b], tz="UTC").isoformat(),
-                "distance_m": round(float(dist), 1), "_d": float(dist)})
+            out.setdefault(int(mine[a]), []).append(
+                {
+                    "ref": ("row", int(mine[b]))
+                    if is_file
+                    else ("id", int(old["id"].iat[b - len(mine)])),
+                    "status": "reported" if is_file else old["status"].iat[b - len(mine)],
+                    "reported_at": pd.Timestamp(times[b], tz="UTC").isoformat(),
+                    "distance_m": round(float(dist), 1),
+                    "_d": float(dist),
+                }
+            )
     return out
 
 
 # -- writing ----------------------------------------------------------------------------------
 
 
-def _write(conn: Connection, settings: Settings, rows: pd.DataFrame, facts: list[dict],
-           keep: np.ndarray, source: str, progress: bool) -> int:
+def _write(
+    conn: Connection,
+    settings: Settings,
+    rows: pd.DataFrame,
+    facts: list[dict],
+    keep: np.ndarray,
+    source: str,
+    progress: bool,
+) -> int:
     """COPY the kept rows; ids are reserved first so duplicates can name rows of this file."""
     kept = np.flatnonzero(keep)
     if not len(kept):
@@ -409,59 +574,108 @@ def _write(conn: Connection, settings: Settings, rows: pd.DataFrame, facts: list
     classes = rows.attrs["classes"]
     units = repo.all_units(conn)
     # The same command centre the API falls back to: the one with the smallest id.
-    centre = min((u for u in units.values() if u["kind"] == "command_centre"),
-                 key=lambda u: u["id"], default=None)
+    centre = min(
+        (u for u in units.values() if u["kind"] == "command_centre"),
+        key=lambda u: u["id"],
+        default=None,
+    )
     bar = tqdm(total=len(kept), unit="event", desc="writing events", disable=not progress)
     written = 0
     for lo in range(0, len(kept), CHUNK):
-        positions = kept[lo:lo + CHUNK]
+        positions = kept[lo : lo + CHUNK]
         chunk = rows.iloc[positions]
-        events = list(_event_rows(settings, chunk, [facts[p] for p in positions], ids[lo:lo + CHUNK],
-                                  position_id, classes, units, centre))
+        events = list(
+            _event_rows(
+                settings,
+                chunk,
+                [facts[p] for p in positions],
+                ids[lo : lo + CHUNK],
+                position_id,
+                classes,
+                units,
+                centre,
+            )
+        )
         written += repo.copy_rows(conn, "event", repo.EVENT_COPY_COLUMNS, events)
-        repo.copy_rows(conn, "case_log", ("event_id", "actor", "action", "to_status", "note"),
-                       ((e[0], e[8], "import", "reported", f"{source} row {r}")
-                        for e, r in zip(events, chunk["row"], strict=True)))
+        repo.copy_rows(
+            conn,
+            "case_log",
+            ("event_id", "actor", "action", "to_status", "note"),
+            (
+                (e[0], e[8], "import", "reported", f"{source} row {r}")
+                for e, r in zip(events, chunk["row"], strict=True)
+            ),
+        )
         bar.update(len(chunk))
     bar.close()
     return written
 
 
-def _event_rows(settings, chunk, facts, ids, position_id, classes, units, centre) -> Iterator[tuple]:
-    for (row, f, event_id) in zip(chunk.itertuples(index=False), facts, ids, strict=True):
+def _event_rows(
+    settings, chunk, facts, ids, position_id, classes, units, centre
+) -> Iterator[tuple]:
+    for row, f, event_id in zip(chunk.itertuples(index=False), facts, ids, strict=True):
         f = dict(f)
         f["duplicates"] = [
-            {"id": position_id[d["ref"][1]] if d["ref"][0] == "row" else d["ref"][1],
-             "status": d["status"], "reported_at": d["reported_at"], "distance_m": d["distance_m"],
-             "_d": d["_d"]}
+            {
+                "id": position_id[d["ref"][1]] if d["ref"][0] == "row" else d["ref"][1],
+                "status": d["status"],
+                "reported_at": d["reported_at"],
+                "distance_m": d["distance_m"],
+                "_d": d["_d"],
+            }
             # a rejected row never became a case, so it is nobody's duplicate
-            for d in f["duplicates"] if d["ref"][0] == "id" or d["ref"][1] in position_id]
+            for d in f["duplicates"]
+            if d["ref"][0] == "id" or d["ref"][1] in position_id
+        ]
         f["duplicates"].sort(key=lambda d: (d["_d"], d["id"]))
         for d in f["duplicates"]:
             del d["_d"]
         at = row.reported_at.to_pydatetime()
-        point = PointRequest(row.lon, row.lat, row.class_kind, row.class_code, at,
-                             row.component_identifier)
+        point = PointRequest(
+            row.lon, row.lat, row.class_kind, row.class_code, at, row.component_identifier
+        )
         a = decide(settings, point, f, classes[(row.class_kind, row.class_code)], units, centre)
         photos = row.photo_urls.split(";") if row.photo_urls else None
         comp = a.get("component") or {}
         yield (
-            event_id, settings.class_scheme, row.class_kind, row.class_code,
-            f"SRID=4326;POINT({row.lon!r} {row.lat!r})", row.location_text, row.description,
-            row.source, row.reporter,
+            event_id,
+            settings.class_scheme,
+            row.class_kind,
+            row.class_code,
+            f"SRID=4326;POINT({row.lon!r} {row.lat!r})",
+            row.location_text,
+            row.description,
+            row.source,
+            row.reporter,
             "{" + ",".join(json.dumps(p.strip()) for p in photos) + "}" if photos else None,
-            row.idempotency_key, row.observed_at.isoformat(), at.isoformat(),
-            f["grid_id"], f["grid_code"], f["community_code"], f["subdistrict_code"],
-            f["district_code"], a["street"].get("id"), a["street"].get("distance_m"),
-            comp.get("id"), comp.get("distance_m"), a["unit"].get("id"),
-            json.dumps(a, default=str, ensure_ascii=False), a["deadline"]["at"].isoformat(), "reported",
+            row.idempotency_key,
+            row.observed_at.isoformat(),
+            at.isoformat(),
+            f["grid_id"],
+            f["grid_code"],
+            f["community_code"],
+            f["subdistrict_code"],
+            f["district_code"],
+            a["street"].get("id"),
+            a["street"].get("distance_m"),
+            comp.get("id"),
+            comp.get("distance_m"),
+            a["unit"].get("id"),
+            json.dumps(a, default=str, ensure_ascii=False),
+            a["deadline"]["at"].isoformat(),
+            "reported",
         )
 
 
-def _write_rejects(path: Path | None, frame: pd.DataFrame, problems: list[RowProblem]) -> Path | None:
+def _write_rejects(
+    path: Path | None, frame: pd.DataFrame, problems: list[RowProblem]
+) -> Path | None:
     if path is None:
         return None
-    reasons = pd.DataFrame([{"row": p.row, "column": p.column, "reason": p.reason} for p in problems])
+    reasons = pd.DataFrame(
+        [{"row": p.row, "column": p.column, "reason": p.reason} for p in problems]
+    )
     merged = reasons.merge(frame, on="row", how="left")
     merged.to_csv(path, index=False)
     return path

@@ -13,7 +13,11 @@ from sqlalchemy import Engine
 from app.db import classes as class_repo
 from app.db import events as repo
 from app.errors import (
-    ConflictError, InvalidInputError, NotFoundError, OutsideCoverageError, UnknownClassError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    OutsideCoverageError,
+    UnknownClassError,
 )
 from app.schemas.events import EventCreate, LocatedClassRef
 from app.services.assignment import PointRequest, assign_points
@@ -38,21 +42,29 @@ def _classes(conn, settings: Settings, refs: Sequence[LocatedClassRef]) -> dict:
 def _check_component_found(ref: LocatedClassRef, assignment: dict) -> None:
     if ref.component_identifier and (assignment.get("component") or {}).get("id") is None:
         raise InvalidInputError(
-            f"部件标识码 {ref.component_identifier} 不存在", f"no component {ref.component_identifier}"
+            f"部件标识码 {ref.component_identifier} 不存在",
+            f"no component {ref.component_identifier}",
         )
 
 
 def _point(ref: LocatedClassRef, at: datetime) -> PointRequest:
     assert ref.lon is not None and ref.lat is not None
-    return PointRequest(lon=ref.lon, lat=ref.lat, kind=ref.class_kind or "event",
-                        code=ref.class_code, at=at, component_identifier=ref.component_identifier)
+    return PointRequest(
+        lon=ref.lon,
+        lat=ref.lat,
+        kind=ref.class_kind or "event",
+        code=ref.class_code,
+        at=at,
+        component_identifier=ref.component_identifier,
+    )
 
 
 def _outside(ref: LocatedClassRef) -> OutsideCoverageError:
     return OutsideCoverageError(
         f"位置 ({ref.lon}, {ref.lat}) 不在任何单元网格内（超出管理区域），未保存",
         f"location ({ref.lon}, {ref.lat}) is outside the managed area; nothing was stored",
-        lon=ref.lon, lat=ref.lat,
+        lon=ref.lon,
+        lat=ref.lat,
     )
 
 
@@ -62,8 +74,9 @@ def fingerprint(request: EventCreate) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
-def create_event(engine: Engine, settings: Settings, request: EventCreate,
-                 public_token: bool = False) -> tuple[dict, bool]:
+def create_event(
+    engine: Engine, settings: Settings, request: EventCreate, public_token: bool = False
+) -> tuple[dict, bool]:
     """Store a case with its assignment; returns (case, created). A replayed key returns the
     original case with created=False and stores nothing."""
     print_ = fingerprint(request)
@@ -81,8 +94,15 @@ def create_event(engine: Engine, settings: Settings, request: EventCreate,
         assignment["request_fingerprint"] = print_
         event_id = repo.insert_event(conn, _row(settings, request, assignment, now, public_token))
         if event_id is not None:
-            repo.insert_case_log(conn, event_id, "report", request.reporter, None, "reported",
-                                 f"source={request.source}")
+            repo.insert_case_log(
+                conn,
+                event_id,
+                "report",
+                request.reporter,
+                None,
+                "reported",
+                f"source={request.source}",
+            )
     if event_id is None:  # a concurrent retry with the same key won the insert
         existing = _replay(engine, request.idempotency_key or "", print_)
         assert existing is not None
@@ -107,18 +127,33 @@ def _replay(engine: Engine, key: str, print_: str) -> dict | None:
 def _row(settings: Settings, r: EventCreate, a: dict, now: datetime, public_token: bool) -> dict:
     unit, street, comp = a["unit"], a["street"], a.get("component") or {}
     return {
-        "scheme": settings.class_scheme, "class_kind": r.class_kind, "class_code": r.class_code,
-        "lon": r.lon, "lat": r.lat, "location_text": r.location_text, "description": r.description,
-        "source": r.source, "reporter": r.reporter,
-        "reporter_contact": json.dumps(r.reporter_contact, ensure_ascii=False) if r.reporter_contact else None,
-        "photo_urls": [str(u) for u in r.photo_urls] or None, "idempotency_key": r.idempotency_key,
+        "scheme": settings.class_scheme,
+        "class_kind": r.class_kind,
+        "class_code": r.class_code,
+        "lon": r.lon,
+        "lat": r.lat,
+        "location_text": r.location_text,
+        "description": r.description,
+        "source": r.source,
+        "reporter": r.reporter,
+        "reporter_contact": json.dumps(r.reporter_contact, ensure_ascii=False)
+        if r.reporter_contact
+        else None,
+        "photo_urls": [str(u) for u in r.photo_urls] or None,
+        "idempotency_key": r.idempotency_key,
         "public_token": str(uuid.uuid4()) if public_token else None,
-        "observed_at": r.observed_at or now, "reported_at": now,
-        "grid_id": a["grid"]["id"], "grid_code": a["grid"]["code"],
-        "community_code": a["community"]["code"], "subdistrict_code": a["subdistrict"]["code"],
-        "district_code": a["district"]["code"], "street_id": street.get("id"),
-        "street_distance_m": street.get("distance_m"), "component_id": comp.get("id"),
-        "component_distance_m": comp.get("distance_m"), "unit_id": unit.get("id"),
+        "observed_at": r.observed_at or now,
+        "reported_at": now,
+        "grid_id": a["grid"]["id"],
+        "grid_code": a["grid"]["code"],
+        "community_code": a["community"]["code"],
+        "subdistrict_code": a["subdistrict"]["code"],
+        "district_code": a["district"]["code"],
+        "street_id": street.get("id"),
+        "street_distance_m": street.get("distance_m"),
+        "component_id": comp.get("id"),
+        "component_distance_m": comp.get("distance_m"),
+        "unit_id": unit.get("id"),
         "assignment": json.dumps(a, default=str, ensure_ascii=False),
         "deadline_at": a["deadline"]["at"],
     }
@@ -133,12 +168,15 @@ def get_event(engine: Engine, event_id: int) -> dict:
     return event
 
 
-def preview_assignments(engine: Engine, settings: Settings, refs: Sequence[LocatedClassRef],
-                        at: datetime | None) -> list[dict]:
+def preview_assignments(
+    engine: Engine, settings: Settings, refs: Sequence[LocatedClassRef], at: datetime | None
+) -> list[dict]:
     """Assign up to ``preview_max_points`` points without storing anything."""
     if len(refs) > settings.preview_max_points:
-        raise InvalidInputError(f"一次最多 {settings.preview_max_points} 个点",
-                                f"at most {settings.preview_max_points} points per request")
+        raise InvalidInputError(
+            f"一次最多 {settings.preview_max_points} 个点",
+            f"at most {settings.preview_max_points} points per request",
+        )
     at = at or datetime.now(UTC)
     with engine.connect() as conn:
         classes = _classes(conn, settings, refs)
@@ -146,9 +184,24 @@ def preview_assignments(engine: Engine, settings: Settings, refs: Sequence[Locat
     out = []
     for i, (ref, assignment) in enumerate(zip(refs, results, strict=True)):
         if assignment is None:
-            out.append({"index": i, "lon": ref.lon, "lat": ref.lat, "inside": False,
-                        "reason": "超出管理区域", "reason_en": "outside the managed area"})
+            out.append(
+                {
+                    "index": i,
+                    "lon": ref.lon,
+                    "lat": ref.lat,
+                    "inside": False,
+                    "reason": "超出管理区域",
+                    "reason_en": "outside the managed area",
+                }
+            )
         else:
-            out.append({"index": i, "lon": ref.lon, "lat": ref.lat, "inside": True,
-                        "assignment": assignment})
+            out.append(
+                {
+                    "index": i,
+                    "lon": ref.lon,
+                    "lat": ref.lat,
+                    "inside": True,
+                    "assignment": assignment,
+                }
+            )
     return out

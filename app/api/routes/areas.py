@@ -24,8 +24,12 @@ def read_areas(
     bbox: str | None = Query(None, description="minLon,minLat,maxLon,maxLat (WGS84)"),
 ):
     rows, matched = repo.list_areas(
-        session, level=level, parent=check_area_code(parent) if parent else None,
-        bbox=parse_bbox(bbox), limit=page.limit, offset=page.offset,
+        session,
+        level=level,
+        parent=check_area_code(parent) if parent else None,
+        bbox=parse_bbox(bbox),
+        limit=page.limit,
+        offset=page.offset,
     )
     features = features_from_rows(rows, "code")
     return GeoJSONResponse(feature_collection(request, features, matched, page.limit, page.offset))

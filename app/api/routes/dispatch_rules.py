@@ -14,8 +14,11 @@ router = APIRouter(prefix="/api/v1/dispatch-rules", tags=["dispatch rules 派遣
 
 
 class RuleCreate(ClassRef):
-    area_code: str = Field(..., pattern=r"^([0-9]{6}|[0-9]{9}|[0-9]{12}|[0-9]{15})$",
-                           description="区 6 / 街道 9 / 社区 12 / 网格 15 位编码")
+    area_code: str = Field(
+        ...,
+        pattern=r"^([0-9]{6}|[0-9]{9}|[0-9]{12}|[0-9]{15})$",
+        description="区 6 / 街道 9 / 社区 12 / 网格 15 位编码",
+    )
     unit_code: str = Field(..., min_length=1, max_length=32)
     note: str | None = Field(None, max_length=1000)
 
@@ -26,27 +29,42 @@ class RuleUpdate(BaseModel):
 
 
 @router.get("", summary="派遣规则列表 / list rules")
-def read_rules(engine: EngineDep, settings: SettingsDep, page: PageDep,
-               class_code: str | None = Query(None, alias="class", pattern="^[0-9]{4,5}$"),
-               area: str | None = Query(None, pattern="^[0-9]{6,15}$")):
+def read_rules(
+    engine: EngineDep,
+    settings: SettingsDep,
+    page: PageDep,
+    class_code: str | None = Query(None, alias="class", pattern="^[0-9]{4,5}$"),
+    area: str | None = Query(None, pattern="^[0-9]{6,15}$"),
+):
     rows, total = service.list_rules(engine, settings, class_code, area, page.limit, page.offset)
     return {"numberMatched": total, "numberReturned": len(rows), "items": rows}
 
 
 @router.get("/coverage", summary="落到属地兜底的分类 / classes falling through to the fallback")
-def read_coverage(engine: EngineDep, settings: SettingsDep,
-                  kind: Literal["event", "component"] | None = None,
-                  level: Literal["district", "subdistrict", "community", "grid"] = "community",
-                  within: str | None = Query(None, pattern="^[0-9]{6,15}$",
-                                             description="只看此区域内 / only inside this area")):
+def read_coverage(
+    engine: EngineDep,
+    settings: SettingsDep,
+    kind: Literal["event", "component"] | None = None,
+    level: Literal["district", "subdistrict", "community", "grid"] = "community",
+    within: str | None = Query(
+        None, pattern="^[0-9]{6,15}$", description="只看此区域内 / only inside this area"
+    ),
+):
     areas = service.coverage(engine, settings, kind, level, within)
     return {"level": level, "areas": areas}
 
 
 @router.post("", status_code=201, summary="新增派遣规则 / add a rule")
 def create_rule(body: RuleCreate, engine: EngineDep, settings: SettingsDep, response: Response):
-    rule = service.create_rule(engine, settings, body.class_kind or "event", body.class_code,
-                               body.area_code, body.unit_code, body.note)
+    rule = service.create_rule(
+        engine,
+        settings,
+        body.class_kind or "event",
+        body.class_code,
+        body.area_code,
+        body.unit_code,
+        body.note,
+    )
     response.headers["Location"] = f"/api/v1/dispatch-rules/{rule['id']}"
     return rule
 
@@ -58,8 +76,9 @@ def read_rule(rule_id: int, engine: EngineDep):
 
 @router.patch("/{rule_id}", summary="修改派遣规则 / change a rule")
 def update_rule(rule_id: int, body: RuleUpdate, engine: EngineDep):
-    return service.update_rule(engine, rule_id, body.unit_code, body.note,
-                               "note" in body.model_fields_set)
+    return service.update_rule(
+        engine, rule_id, body.unit_code, body.note, "note" in body.model_fields_set
+    )
 
 
 @router.delete("/{rule_id}", status_code=204, summary="删除派遣规则 / delete a rule")

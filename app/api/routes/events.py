@@ -20,8 +20,10 @@ def create_event(
 ):
     if idempotency_key:
         if body.idempotency_key and body.idempotency_key != idempotency_key:
-            raise InvalidInputError("请求头与请求体中的幂等键不一致",
-                                    "Idempotency-Key header and body idempotency_key differ")
+            raise InvalidInputError(
+                "请求头与请求体中的幂等键不一致",
+                "Idempotency-Key header and body idempotency_key differ",
+            )
         body.idempotency_key = idempotency_key
     event, created = service.create_event(engine, settings, body)
     response.headers["Location"] = f"/api/v1/events/{event['id']}"
