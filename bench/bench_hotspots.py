@@ -260,8 +260,8 @@ def chromium_render(html_path: Path) -> float | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.bench_assign import district_for, fresh_database
     from app.db.session import make_engine
+    from bench.bench_assign import district_for, fresh_database
 
     parser = argparse.ArgumentParser(prog="python -m bench hotspots", description=__doc__.splitlines()[0])
     parser.add_argument("--grids", type=int, default=100_000)
@@ -298,8 +298,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _maps(engine: Engine, url: str) -> None:
-    from app.services.hotspots import parse_filter
     from app.services.maps import hotspot_map_html, planner_map_html
+
+    from app.services.hotspots import parse_filter
     from app.settings import Settings
 
     settings = Settings(database_url=url, map_basemap="none")
