@@ -33,6 +33,7 @@ from gis._import_layers import (
     check_grids,
     check_streets,
     check_units,
+    infer_numbers,
     map_columns,
     required_values,
 )
@@ -40,6 +41,11 @@ from gis.io import SourceError, read_table, to_geoframe
 from gis.validate import Issue, geometry_issues, locate, pattern_issues, usable_geometry
 
 LAYERS = ("areas", "units", "grids", "streets", "components")
+# A grid may reach outside its community by at most this much (both must hold): slivers
+# from digitising, never a real overlap. Coordinates rounded to 7 decimals (~1 cm) along a
+# 100 m community edge already approach 1 m².
+GRID_OUTSIDE_MAX_M2 = 1.0
+GRID_OUTSIDE_MAX_RATIO = 0.005
 # Below this many rows an import takes a moment and a progress bar would only be noise.
 PROGRESS_MIN_ROWS = 10_000
 
@@ -113,6 +119,7 @@ def import_frame(
     _check_request(layer, options)
     spec = SPECS[layer]
     job = _Job(settings, options, source, len(frame) > PROGRESS_MIN_ROWS and progress, layer)
+    job.textual = not isinstance(frame, gpd.GeoDataFrame)  # a CSV: every cell is text
     try:
         geo, issues, job.warnings = to_geoframe(
             frame, source_crs=options.source_crs, lon_column=options.lon_column,
@@ -166,7 +173,8 @@ def _grids(conn: Connection, job: _Job, frame: gpd.GeoDataFrame, extra) -> int:
     wanted = set(frame["community_code"].dropna()) | set(codes.str[:12])
     communities = repo.area_shapes(conn, "community", wanted)
     frame, issues = check_grids(frame, communities, repo.current_grid_codes(conn, set(codes)),
-                                repo.unit_codes(conn))
+                                repo.unit_codes(conn), max_outside_m2=GRID_OUTSIDE_MAX_M2,
+                                max_outside_ratio=GRID_OUTSIDE_MAX_RATIO)
     job.check(issues)
     return repo.write_grids(conn, frame, job.rows)
 
@@ -198,8 +206,8 @@ def _components(conn: Connection, job: _Job, frame: gpd.GeoDataFrame, extra) -> 
     frame, issues = check_component_classes(frame, scheme, classes)
     issues += pattern_issues(frame, "district_code", r"\d{6}", "6 digits (GB/T 2260)")
     district = frame["district_code"].copy()
-    need = (frame["identifier"].isna() & district.isna()).to_numpy()
-    need = need & usable_geometry(frame.geometry, SPECS["components"].geometry)
+    usable = usable_geometry(frame.geometry, SPECS["components"].geometry)
+    need = (frame["identifier"].isna() & district.isna()).to_numpy() & usable
     if need.any():
         found = locate(frame.geometry[need], repo.area_shapes(conn, "district"))
         district[need] = found.to_numpy()
@@ -208,11 +216,13 @@ def _components(conn: Connection, job: _Job, frame: gpd.GeoDataFrame, extra) -> 
     todo = frame["identifier"].isna()
     last = repo.last_sequences(conn, scheme, set(district[todo].dropna()),
                                set(frame["class_code"][todo].dropna()))
-    frame, more = assign_identifiers(frame, district, scheme, last)
+    frame, more = assign_identifiers(frame, district, scheme, last, located=usable)
     issues += more
     stored = repo.component_identifiers(conn, set(frame["identifier"].dropna()))
     issues += check_component_refs(frame, repo.unit_codes(conn), stored)
     job.check(issues)
+    if job.textual:
+        extra = infer_numbers(extra)
     frame = frame.assign(attributes=attributes_json(extra))
     written, with_grid, with_street = repo.write_components(conn, frame, scheme, job.rows)
     job.details.update(with_grid=with_grid, with_street=with_street)
@@ -242,6 +252,7 @@ class _Job:
         self.warnings: list[str] = []
         self.details: dict[str, int] = {}
         self.default_district: str | None = None
+        self.textual = False
         self._copied = 0
         self._bar = tqdm(total=3, desc=f"import {layer}", unit="step", disable=not bar,
                          leave=False)
@@ -250,7 +261,7 @@ class _Job:
         """Reject with every issue found so far, if any; else go on to the write."""
         if self.issues or issues:
             self.reject(self.issues + issues)
-        self.step("copy")
+        self.step("checked, writing")
 
     def reject(self, issues: list[Issue]) -> None:
         raise _rejected(issues, self.source)
