@@ -92,7 +92,8 @@ def postgis_join(engine, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, 
 
         buf = io.StringIO(
             "".join(
-                f"{i}\tSRID=4326;POINT({x!r} {y!r})\n" for i, (x, y) in enumerate(zip(lon, lat, strict=True))
+                f"{i}\tSRID=4326;POINT({float(x)!r} {float(y)!r})\n"
+                for i, (x, y) in enumerate(zip(lon, lat, strict=True))
             )
         )
         cursor.copy_expert("COPY pts (id, geom) FROM STDIN", buf)

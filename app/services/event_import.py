@@ -643,7 +643,7 @@ def _event_rows(
             settings.class_scheme,
             row.class_kind,
             row.class_code,
-            f"SRID=4326;POINT({row.lon!r} {row.lat!r})",
+            f"SRID=4326;POINT({float(row.lon)!r} {float(row.lat)!r})",
             row.location_text,
             row.description,
             row.source,
