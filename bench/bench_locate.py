@@ -7,18 +7,17 @@ on shared boundaries, -1 outside) and are timed side by side::
 
 Grids and points come from :func:`gis.demo.generate_district` (events as points) when it is
 available, else from a jittered lattice of ~100 m quads with uniform random points.
-Throughputs are best-of-``--repeat``; index memory is from :attr:`GridIndex.stats`; RSS is
-read from ``/proc`` (peak RSS is reset before each phase where the kernel allows it).
+Throughputs are best-of-``--repeat``; index memory is from :attr:`GridIndex.stats` and each
+method's working memory is the tracemalloc peak of one extra, untimed run.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import resource
 import time
+import tracemalloc
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -38,30 +37,30 @@ def main(argv: Sequence[str] | None = None) -> dict:
         f"({time.perf_counter() - t0:.1f} s)"
     )
     codes = grids["code"].to_numpy()
-    rows, answers = [], {}
-
-    rss0 = _reset_peak()
-    build, index = _timed(lambda: GridIndex.build(grids, cell_size_m=args.cell_size))
-    rss_index = _rss() - rss0
-    secs, answers["GridIndex"] = _best(lambda: index.locate(lon, lat), args.repeat)
-    rows.append(("GridIndex", build, secs, _peak() - rss0))
-
-    # The points GeoDataFrame sjoin needs is built outside the timing (GridIndex takes arrays).
+    geoms = np.asarray(grids.geometry.array, dtype=object)
+    # sjoin needs a points frame; building it is outside the timing (GridIndex takes arrays).
     pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
     frame = grids[["code", "geometry"]]
-    rss0 = _reset_peak()
-    secs, answers["sjoin"] = _best(lambda: _sjoin(pts, frame, codes), args.repeat)
-    rows.append(("geopandas sjoin", 0.0, secs, _peak() - rss0))
-
-    geoms = np.asarray(grids.geometry.array, dtype=object)
-    rss0 = _reset_peak()
+    build, index = _timed(lambda: GridIndex.build(grids, cell_size_m=args.cell_size))
     # STRtree construction is lazy in shapely: the tree is built by the first query.
-    build, tree = _timed(lambda: shapely.STRtree(geoms))
-    secs, answers["STRtree"] = _best(lambda: _strtree(tree, lon, lat, codes), args.repeat)
-    rows.append(("shapely STRtree", build, secs, _peak() - rss0))
-
+    tree_build, tree = _timed(lambda: shapely.STRtree(geoms))
+    methods = {
+        "GridIndex": (build, lambda: index.locate(lon, lat)),
+        "geopandas sjoin": (0.0, lambda: _sjoin(pts, frame, codes)),
+        "shapely STRtree": (tree_build, lambda: _strtree(tree, lon, lat, codes)),
+    }
+    rows, answers = [], {}
+    for name, (secs_build, run) in methods.items():
+        secs, answers[name] = _best(run, args.repeat)
+        rows.append([name, secs_build, secs, 0, 0])
+    # Memory in separate, untimed runs: tracemalloc sees numpy and Python allocations (not
+    # GEOS internals), so it compares the methods' working memory on equal terms.
+    rows[0][3] = _traced(lambda: GridIndex.build(grids, cell_size_m=args.cell_size))
+    rows[2][3] = _traced(lambda: shapely.STRtree(geoms).query(shapely.points(lon[:1], lat[:1])))
+    for row, (_, run) in zip(rows, methods.values(), strict=True):
+        row[4] = _traced(run)
     identical = all(np.array_equal(a, answers["GridIndex"]) for a in answers.values())
-    _print(rows, lon.size, index.stats, rss_index, identical, answers["GridIndex"])
+    _print(rows, lon.size, index.stats, identical, answers["GridIndex"])
     if not identical:
         raise SystemExit("answers differ between methods")
     return {"rows": rows, "stats": index.stats, "identical": identical}
@@ -147,65 +146,44 @@ def _best(fn: Callable, repeat: int):
     return best, value
 
 
-def _rss() -> int:
-    """Current resident set size in bytes (Linux), 0 where unknown."""
+def _traced(fn: Callable) -> int:
+    """Peak bytes allocated through Python's allocators (numpy included) while ``fn`` runs."""
+    tracemalloc.start()
     try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
 
 
-def _peak() -> int:
-    """Peak resident set size in bytes since the last reset."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-def _reset_peak() -> int:
-    """Reset the peak RSS where the kernel allows it; return the current RSS."""
-    # Writing 5 to clear_refs resets VmHWM (Linux >= 4.0); elsewhere peaks just accumulate.
-    with contextlib.suppress(OSError):
-        Path("/proc/self/clear_refs").write_text("5")
-    return _rss()
-
-
-def _print(rows, n, stats, rss_index, identical, answer) -> None:
+def _print(rows, n, stats, identical, answer) -> None:
     mb = 1 / 2**20
     sjoin_rate = n / rows[1][2]
     print(
         f"\n{'method':<18}{'build s':>9}{'locate s':>10}{'points/s':>14}{'÷ sjoin':>9}"
-        f"{'+peak RSS MB':>14}"
+        f"{'build MB':>10}{'locate MB':>11}"
     )
-    for name, build, secs, peak in rows:
+    for name, build, secs, build_peak, peak in rows:
         rate = n / secs
         print(
             f"{name:<18}{build:>9.2f}{secs:>10.3f}{rate:>14,.0f}{rate / sjoin_rate:>8.1f}x"
-            f"{peak * mb:>14.0f}"
+            f"{build_peak * mb:>10.0f}{peak * mb:>11.0f}"
         )
+    print("MB: tracemalloc peaks (numpy and Python allocations; GEOS memory is not visible)")
+    sx, sy = stats["cell_size_m"]
     print(
-        f"\nGridIndex: {stats['cells']:,} coarse cells of "
-        f"{stats['cell_size_m'][0]:.1f} x {stats['cell_size_m'][1]:.1f} m, "
+        f"\nGridIndex: {stats['cells']:,} coarse cells of {sx:.1f} x {sy:.1f} m, "
         f"{stats['refined_blocks']:,} refined into {stats['fine_cells']:,} fine cells; "
         f"boundary fraction {stats['boundary_fraction']:.1%}, "
         f"exact-test area {stats['exact_fraction']:.2%}"
     )
     print(
-        f"index memory {stats['memory_bytes'] * mb:.1f} MB (tables; RSS grew "
-        f"{rss_index * mb:.1f} MB during build incl. geometries' STRtree), "
-        f"{stats['build_queries']:,} exact queries at build"
+        f"index memory {stats['memory_bytes'] * mb:.1f} MB (tables, without the grids' "
+        f"geometries), {stats['build_queries']:,} exact queries at build"
     )
-    print("+peak RSS: highest RSS during the phase (build and locate) above its start.")
-    print(
-        f"points covered: {np.mean(answer >= 0):.1%}; identical answers across methods: {identical}"
-    )
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"process peak RSS {rss:,.0f} MB (includes generating the data)")
+    print(f"points covered: {np.mean(answer >= 0):.1%}; identical answers: {identical}")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ at a representative point: about one per grid instead of one per region.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -39,9 +39,24 @@ _DIRECTIONS = (
     (-1, 0, (0, 2), (1, 3)),
     (0, -1, (0, 1), (2, 3)),
 )
-_CHUNK = 1 << 21
+_CHUNK = 1 << 20  # cells per pass in _links: bounds the build's temporaries
 
 Exact = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Tables:
+    """What :meth:`gis.locate.GridIndex.locate` reads (values as in the module docstring)."""
+
+    coarse: np.ndarray  # (rows, cols) int32; blocks are -3 - n_entries - block
+    blocks: np.ndarray  # (n_blocks, k, k) int32 values of refined cells
+    entry_seg: np.ndarray  # (n_entries,) segment of each side entry
+    entry_answer: np.ndarray  # (n_entries, 2) int32 answers left and right of the segment
+    queries: int  # exact GEOS queries the build needed
+
+
+def _empty() -> np.ndarray:
+    return np.empty(0, dtype=np.int64)
 
 
 @dataclass
@@ -60,20 +75,21 @@ class Level:
     xe: np.ndarray
     ye: np.ndarray
     where: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
-    kind: np.ndarray = None  # type: ignore[assignment]
-    seg: np.ndarray = None  # type: ignore[assignment]  # segment of SINGLE cells
-    signs: np.ndarray = None  # type: ignore[assignment]  # (n, 4) corner sides, SINGLE cells
-    chain: np.ndarray = None  # type: ignore[assignment]
-    chain_first: np.ndarray = None  # type: ignore[assignment]  # first slot of each chain
-    run: np.ndarray = None  # type: ignore[assignment]  # run of ZERO cells
-    run_first: np.ndarray = None  # type: ignore[assignment]
+    kind: np.ndarray = field(default_factory=_empty)  # ZERO / SINGLE / MULTI per slot
+    seg: np.ndarray = field(default_factory=_empty)  # segment of SINGLE cells
+    signs: np.ndarray = field(default_factory=_empty)  # (n, 4) corner sides, SINGLE cells
+    chain: np.ndarray = field(default_factory=_empty)  # chain of SINGLE cells
+    chain_first: np.ndarray = field(default_factory=_empty)  # first slot of each chain
+    run: np.ndarray = field(default_factory=_empty)  # run of ZERO cells
+    run_first: np.ndarray = field(default_factory=_empty)
+    run_last: np.ndarray = field(default_factory=_empty)
     node0: int = 0  # graph node of run 0; chain c's halves follow the runs
-    base: np.ndarray = None  # type: ignore[assignment]  # node of a ZERO cell / left half
+    base: np.ndarray = field(default_factory=_empty)  # node of a ZERO cell / left half
 
     def set_nodes(self, node0: int) -> None:
         """Number this level's graph nodes from ``node0``: runs, then chain halves."""
         self.node0 = node0
-        self.base = np.full(self.n, -1, dtype=np.int64)
+        self.base = np.full(self.n, -1, dtype=np.int32)  # int32: halves the build's memory
         zero = self.kind == ZERO
         self.base[zero] = node0 + self.run[zero]
         one = self.kind == SINGLE
@@ -81,10 +97,11 @@ class Level:
 
     @property
     def n_nodes(self) -> int:
+        """Graph nodes of this level: one per run, two per chain."""
         return self.run_first.size + 2 * self.chain_first.size
 
 
-def build_tables(seg: np.ndarray, lat: Lattice, exact: Exact) -> dict:
+def build_tables(seg: np.ndarray, lat: Lattice, exact: Exact) -> Tables:
     """Coarse cells, refined blocks and side entries for segments ``seg`` on ``lat``."""
     coarse, item, slot = _coarse_level(seg, lat)
     classify(coarse, slot, item, seg)
@@ -175,14 +192,14 @@ def classify(level: Level, slot: np.ndarray, segid: np.ndarray, seg: np.ndarray)
     s_slot = s_slot[order]
     kind[s_slot] = SINGLE
     level.kind = kind
-    level.seg = np.full(level.n, -1, dtype=np.int64)
+    level.seg = np.full(level.n, -1, dtype=np.int32)
     level.seg[s_slot] = s_seg[order]
     level.signs = np.zeros((level.n, 4), dtype=np.int8)
     level.signs[s_slot] = signs[order]
-    level.chain = np.full(level.n, -1, dtype=np.int64)
+    level.chain = np.full(level.n, -1, dtype=np.int32)
     level.chain[s_slot] = chain
     level.chain_first = s_slot[first]
-    level.run, level.run_first = _runs(kind == ZERO, level.width)
+    level.run, level.run_first, level.run_last = _runs(kind == ZERO, level.width)
 
 
 def _corner_signs(s: np.ndarray, c, r, xe, ye) -> np.ndarray:
@@ -220,18 +237,18 @@ def _chains(s_seg, c, r, signs, seg):
     return order, np.cumsum(brk) - 1, np.flatnonzero(brk)
 
 
-def _runs(zero: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """Run id of every ZERO slot (rows of ``width``) and the first slot of each run."""
+def _runs(zero: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Run id of every ZERO slot (rows of ``width``), first and last slot of each run."""
     pad = np.zeros((zero.size // width, width + 2), dtype=np.int8)
     pad[:, 1:-1] = zero.reshape(-1, width)
     d = np.diff(pad, axis=1)
     q, start = np.nonzero(d == 1)
     length = np.nonzero(d == -1)[1] - start  # ends come in the same row-major order
     first = q * width + start
-    run = np.full(zero.size, -1, dtype=np.int64)
+    run = np.full(zero.size, -1, dtype=np.int32)
     owner = np.repeat(np.arange(first.size), length)
     run[first[owner] + np.arange(owner.size) - (np.cumsum(length) - length)[owner]] = owner
-    return run, first
+    return run, first, first + length - 1
 
 
 def _links(levels: tuple[Level, ...], i: int, seg: np.ndarray):
@@ -242,7 +259,12 @@ def _links(levels: tuple[Level, ...], i: int, seg: np.ndarray):
     Cells go in chunks so temporaries stay small on large rasters.
     """
     level = levels[i]
-    cells = np.flatnonzero(level.kind != MULTI)
+    # A run's inner cells add nothing: its ends meet the neighbouring halves, and rows of
+    # runs connect through those halves. A missing link only costs one more query.
+    pick = level.kind == SINGLE
+    pick[level.run_first] = True
+    pick[level.run_last] = True
+    cells = np.flatnonzero(pick)
     us, vs = [], []
     for lo in range(0, cells.size, _CHUNK):
         x = cells[lo : lo + _CHUNK]
@@ -266,7 +288,7 @@ def _direction_links(levels, i, x, direction, seg):
     us, vs = [], []
     for corner, theirs in zip(corners, their, strict=True):
         us.append(_node(level, x, level.signs[x, corner]))
-        v = np.where(lid == _OUT, OUTSIDE, -1)
+        v = np.where(lid == _OUT, OUTSIDE, -1).astype(np.int32)
         same = np.flatnonzero(lid == i)
         v[same] = _node(level, y[same], level.signs[y[same], theirs])
         if i == 1:  # a fine cell's unrefined coarse neighbour: p is not one of its corners
@@ -297,7 +319,7 @@ def _node(level: Level, slot: np.ndarray, sign: np.ndarray) -> np.ndarray:
 
 def _components(n: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Smallest node id of the connected component of every node (hook and compress)."""
-    label = np.arange(n)
+    label = np.arange(n, dtype=np.int32)
     while True:
         lu, lv = label[u], label[v]
         differ = lu != lv
@@ -345,7 +367,7 @@ def _write(level: Level, answer: np.ndarray):
     return values, (level.seg[level.chain_first], answer[halves[0::2]], answer[halves[1::2]])
 
 
-def _finalise(written, blocks: np.ndarray, width: int, k: int, queries: int) -> dict:
+def _finalise(written, blocks: np.ndarray, width: int, k: int, queries: int) -> Tables:
     """Deduplicate side entries and encode blocks: the compact int32 tables locate() reads."""
     (cval, (c_seg, c_left, c_right)), (fval, (f_seg, f_left, f_right)) = written
     fval = np.where(fval <= -3, fval - c_seg.size, fval)  # fine entries follow the coarse
@@ -364,10 +386,10 @@ def _finalise(written, blocks: np.ndarray, width: int, k: int, queries: int) -> 
         side = v <= -3
         v[side] = -3 - lut[-3 - v[side]]
     cval[blocks] = -3 - len(uniq) - np.arange(blocks.size)
-    return {
-        "coarse": cval.astype(np.int32).reshape(-1, width),
-        "blocks": fval.astype(np.int32).reshape(-1, k, k),
-        "entry_seg": uniq[:, 0],
-        "entry_answer": uniq[:, 1:].astype(np.int32),
-        "queries": queries,
-    }
+    return Tables(
+        coarse=cval.astype(np.int32).reshape(-1, width),
+        blocks=fval.astype(np.int32).reshape(-1, k, k),
+        entry_seg=uniq[:, 0],
+        entry_answer=uniq[:, 1:].astype(np.int32),
+        queries=queries,
+    )

@@ -28,7 +28,7 @@ import numpy as np
 import shapely
 from pyproj import CRS, Transformer
 
-from gis._locate_build import build_tables
+from gis._locate_build import Tables, build_tables
 from gis._locate_geom import (
     Lattice,
     boundary_segments,
@@ -42,7 +42,7 @@ __all__ = ["GridIndex", "locate_points"]
 
 _REFINE_SHIFT = 2  # coarse cells near vertices are split 4 x 4
 _CELLS_PER_SIDE = 5  # default coarse cell = median grid side / 5 (about 20 m for 万米 grids)
-_MAX_COARSE_CELLS = 1 << 24  # 64 MiB of int32: beyond this the cells grow instead
+_MAX_COARSE_CELLS = 1 << 23  # 32 MiB of int32: beyond this the cells grow instead
 _MIN_CELL_M = 0.5
 _CHUNK = 1 << 20  # points per pass: keeps temporaries in cache-friendly sizes
 
@@ -93,41 +93,56 @@ class GridIndex:
         self,
         codes: np.ndarray,
         exact: _ExactLocator,
-        lattice: Lattice | None,
-        tables: dict[str, Any],
-        stats: dict[str, Any],
+        lattice: Lattice | None = None,
+        tables: Tables | None = None,
+        entry_line: np.ndarray | None = None,
     ) -> None:
+        # Use GridIndex.build(); the constructor just stores the pieces.
         self._codes = codes
         self._exact = exact
         self._lattice = lattice
         self._exact_floor = lattice.exact_floor() if lattice is not None else True
-        self._coarse = tables.get("coarse", np.full((1, 1), -1, np.int32)).ravel()
-        self._ncx = tables["coarse"].shape[1] if "coarse" in tables else 1
-        self._blocks = tables.get("blocks", np.empty(0, np.int32)).ravel()
-        entry_seg = tables.get("entry_seg", np.empty(0, np.int64))
-        # (E, 5) rows; one row is gathered per point, i.e. one cache line instead of five.
-        self._entry_line = tables.get("entry_line", np.empty((0, 5)))
-        # (E, 2) answers left and right of the segment, flattened for a single gather.
-        self._entry_answer = tables.get("entry_answer", np.empty((0, 2), np.int32)).ravel()
-        self._n_entries = len(entry_seg)
-        self._stats = stats
+        self._tables = tables
+        if tables is not None and entry_line is not None:
+            self._coarse = tables.coarse.ravel()
+            self._ncx = tables.coarse.shape[1]
+            self._blocks = tables.blocks.ravel()
+            self._n_entries = len(tables.entry_seg)
+            # (E, 5) rows: one row gathered per point, one cache line instead of five.
+            self._entry_line = entry_line
+            # Answers left/right of each entry, flattened so 2 * e + (det < 0) picks one.
+            self._entry_answer = tables.entry_answer.ravel()
+        self._stats: dict[str, Any] = {}
 
     @classmethod
     def build(
         cls, grids: gpd.GeoDataFrame, code_column: str = "code", cell_size_m: float | None = None
     ) -> GridIndex:
-        """Build the index for ``grids`` (EPSG:4326 polygons with a code column).
+        """Build the index for ``grids``.
 
         Parameters
         ----------
         grids : GeoDataFrame
-            Unit grids in EPSG:4326; Polygon or MultiPolygon (missing/empty rows never match).
+            Unit grids in EPSG:4326, Polygon or MultiPolygon; missing or empty geometries
+            never match. Grids are expected to be valid polygons (see :mod:`gis.validate`).
         code_column : str
-            Column with the grid codes; ties are broken by the smallest code.
+            Column with the grid codes. Where several grids cover a point the smallest
+            code wins (strings compare lexicographically, as 15-digit codes should).
         cell_size_m : float, optional
-            Target edge of a coarse cell in metres (fine cells are a quarter of it). Steps
-            are powers of two in degrees, so the actual size is within a factor sqrt(2) of
-            the target: see :attr:`stats`. Default: median grid side / 5.
+            Target edge of a coarse cell in metres; fine cells are a quarter of it. Steps
+            are powers of two in degrees, so each side is within a factor sqrt(2) of the
+            target (see :attr:`stats`). Default: a fifth of the median grid side, or the
+            median boundary segment length if shorter, with the cell count capped.
+
+        Returns
+        -------
+        GridIndex
+
+        Raises
+        ------
+        ValueError
+            If the CRS is not EPSG:4326, the code column is missing or has empty codes, or a
+            geometry is not polygonal.
         """
         started = time.perf_counter()
         geoms, codes = _check_input(grids, code_column)
@@ -137,21 +152,31 @@ class GridIndex:
         exact = _ExactLocator(geoms, rank, order)
         present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
         if not present.any():
-            stats = _stats(None, {}, 0.0, time.perf_counter() - started, None)
-            return cls(codes, exact, None, {}, stats)
+            index = cls(codes, exact)
+            index._stats = _stats(index, time.perf_counter() - started, None)
+            return index
         seg = boundary_segments(geoms[present])
         lattice, crs = _choose_lattice(grids.loc[present], geoms[present], seg, cell_size_m)
         tables = build_tables(seg, lattice, exact)
         k = lattice.k
-        tables["entry_line"] = entry_lines(seg[tables["entry_seg"]], lattice.dx * k, lattice.dy * k)
-        index = cls(codes, exact, lattice, tables, {})
-        index._stats = _stats(lattice, tables, index._memory(), time.perf_counter() - started, crs)
+        lines = entry_lines(seg[tables.entry_seg], lattice.dx * k, lattice.dy * k)
+        index = cls(codes, exact, lattice, tables, lines)
+        index._stats = _stats(index, time.perf_counter() - started, crs)
         return index
 
     def locate(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-        """Row position in the grids frame of the grid covering each point, -1 if none.
+        """Row position in the grids frame of the grid covering each point.
 
-        ``lon``/``lat`` broadcast together; the result has their shape, dtype int64.
+        Parameters
+        ----------
+        lon, lat : array_like
+            Coordinates in EPSG:4326 degrees; broadcast together. NaN never matches.
+
+        Returns
+        -------
+        numpy.ndarray
+            int64 positions (``grids.iloc`` order) with the shape of the inputs, -1 where
+            no grid covers the point.
         """
         lon, lat = np.broadcast_arrays(np.asarray(lon, np.float64), np.asarray(lat, np.float64))
         shape = lon.shape
@@ -171,12 +196,21 @@ class GridIndex:
 
     @property
     def stats(self) -> dict[str, Any]:
-        """Size and shape of the index: cells, boundary fraction, memory, build time."""
+        """Size and shape of the index.
+
+        Keys: ``cells`` (coarse cells) and ``coarse_shape``; ``refined_blocks`` and
+        ``fine_cells`` (coarse cells with vertices, split 4 x 4); ``boundary_fraction``
+        (coarse cells a boundary crosses); ``exact_fraction`` (share of the raster's area
+        whose points go to GEOS); ``memory_bytes`` (the lookup tables; the grids'
+        geometries, kept for exact tests, are not counted); ``build_seconds``;
+        ``cell_size_m`` and ``fine_cell_size_m`` (x, y in metres); ``side_entries``;
+        ``build_queries`` (exact tests the build needed); ``metric_crs`` (used for sizes).
+        """
         return dict(self._stats)
 
     def _locate(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
         lt = self._lattice
-        if lt is None:
+        if lt is None:  # no grid at all
             return np.full(lon.size, -1, dtype=np.int64)
         # int32 throughout: half the memory traffic of int64 on these gathers.
         jx, jy = fine_index(lt, lon, lat, self._exact_floor)
@@ -201,6 +235,8 @@ class GridIndex:
         return out.astype(np.int64)
 
     def _memory(self) -> int:
+        if self._lattice is None:
+            return 0
         arrays = (self._coarse, self._blocks, self._entry_line, self._entry_answer)
         return int(sum(a.nbytes for a in arrays))
 
@@ -269,32 +305,19 @@ def _metres_per_degree(crs: CRS, lon: float, lat: float) -> tuple[float, float]:
     return math.hypot(x[1] - x[0], y[1] - y[0]) / h, math.hypot(x[2] - x[0], y[2] - y[0]) / h
 
 
-def _stats(
-    lattice: Lattice | None, tables: dict, memory: int, seconds: float, crs: CRS | None
-) -> dict[str, Any]:
+def _stats(index: GridIndex, seconds: float, crs: CRS | None) -> dict[str, Any]:
     """The :attr:`GridIndex.stats` dictionary."""
-    if lattice is None:
-        return {
-            "cells": 0,
-            "refined_blocks": 0,
-            "fine_cells": 0,
-            "boundary_fraction": 0.0,
-            "exact_fraction": 0.0,
-            "memory_bytes": memory,
-            "build_seconds": seconds,
-            "cell_size_m": None,
-            "fine_cell_size_m": None,
-            "side_entries": 0,
-            "build_queries": 0,
-            "metric_crs": None,
-        }
-    coarse, blocks = tables["coarse"], tables["blocks"]
-    n_entries = len(tables["entry_seg"])
-    to_m = _metres_per_degree(
+    lattice, tables = index._lattice, index._tables
+    if lattice is None or tables is None or crs is None:
+        return {"cells": 0, "refined_blocks": 0, "fine_cells": 0, "boundary_fraction": 0.0,
+                "exact_fraction": 0.0, "memory_bytes": 0, "build_seconds": seconds,
+                "cell_size_m": None, "fine_cell_size_m": None, "side_entries": 0,
+                "build_queries": 0, "metric_crs": None}  # fmt: skip
+    coarse, blocks, k = tables.coarse, tables.blocks, lattice.k
+    mx, my = _metres_per_degree(
         crs, lattice.x0 + lattice.dx * lattice.nx / 2, lattice.y0 + lattice.dy * lattice.ny / 2
     )
-    fine = (lattice.dx * to_m[0], lattice.dy * to_m[1])
-    k = lattice.k
+    fine = (lattice.dx * mx, lattice.dy * my)
     return {
         "cells": int(coarse.size),
         "coarse_shape": coarse.shape,
@@ -304,11 +327,11 @@ def _stats(
         "boundary_fraction": float(np.mean(coarse <= -3)),
         # Share of the raster's area whose points go to the exact GEOS test.
         "exact_fraction": float(np.sum(blocks == -2) / (coarse.size * k * k)),
-        "memory_bytes": memory,
+        "memory_bytes": index._memory(),
         "build_seconds": seconds,
         "cell_size_m": (fine[0] * k, fine[1] * k),
         "fine_cell_size_m": fine,
-        "side_entries": n_entries,
-        "build_queries": int(tables["queries"]),
+        "side_entries": len(tables.entry_seg),
+        "build_queries": int(tables.queries),
         "metric_crs": crs.to_string(),
     }

@@ -58,7 +58,10 @@ def lattice_grids(
     taken = np.zeros((n, n), dtype=bool)
     polys = []
     # Concave L-shapes: three cells of a 2x2 block; the fourth stays a quad.
-    for j, i in {(2, 2), (n // 4, n // 2), (3 * n // 4, n // 8), (n // 2, 3 * n // 4)}:
+    corners = {(2, 2), (n // 4, n // 2), (3 * n // 4, n // 8), (n // 2, 3 * n // 4)}
+    for j, i in sorted((j, i) for j, i in corners if j + 2 <= n and i + 2 <= n):
+        if taken[j : j + 2, i : i + 2].any():
+            continue
         polys.append(
             Polygon(
                 ring(
@@ -111,7 +114,7 @@ def sample_points(grids: gpd.GeoDataFrame, n_random: int, seed: int = 11):
     mid = (a + b) / 2
     t = rng.uniform(0, 1, len(a))[:, None]
     along = a + t * (b - a)  # on the edge up to one rounding: both answers happen
-    nudge = along + rng.normal(0, 1e-12, along.shape)  # a few ulps off the edge
+    nudge = along + rng.normal(0, 1e-12, along.shape)  # ~100 ulps (0.1 um) off the edge
     for extra in (xy, mid, along, nudge):
         lon.append(extra[:, 0])
         lat.append(extra[:, 1])
@@ -130,12 +133,16 @@ def points(grids):
     return sample_points(grids, 200_000)
 
 
+@pytest.fixture(scope="module")
+def expected(grids, points):
+    return brute_force(grids, *points)
+
+
 @pytest.mark.parametrize("cell_size_m", [None, 6.0, 45.0, 400.0])
-def test_locate_equals_brute_force(grids, points, cell_size_m):
+def test_locate_equals_brute_force(grids, points, expected, cell_size_m):
     lon, lat = points
     index = GridIndex.build(grids, cell_size_m=cell_size_m)
     got = index.locate(lon, lat)
-    expected = brute_force(grids, lon, lat)
     assert got.dtype == np.int64
     bad = np.flatnonzero(got != expected)
     assert bad.size == 0, (bad[:10], got[bad[:10]], expected[bad[:10]])
@@ -239,12 +246,32 @@ def test_overlapping_grids_are_still_exact():
         assert np.array_equal(index.locate(lon, lat), brute_force(grids, lon, lat))
 
 
+def test_densely_digitised_boundaries():
+    # Real grids follow kerbs and walls: many short segments, degree-2 vertices everywhere.
+    grids = lattice_grids(n=16)
+    grids["geometry"] = shapely.segmentize(grids.geometry.values, 15 / 111_000)
+    lon, lat = sample_points(grids, 60_000)
+    for size in (None, 40.0):
+        index = GridIndex.build(grids, cell_size_m=size)
+        assert np.array_equal(index.locate(lon, lat), brute_force(grids, lon, lat))
+
+
 def test_near_equator_and_prime_meridian():
     # Here lon - x0 is not always exact in floating point: the corrected floor must be used.
     grids = lattice_grids(n=12, centre=(0.0004, 0.0003), utm="EPSG:32631")
     lon, lat = sample_points(grids, 30_000)
     index = GridIndex.build(grids)
     assert not index._lattice.exact_floor()
+    assert np.array_equal(index.locate(lon, lat), brute_force(grids, lon, lat))
+
+
+def test_points_on_cell_edges_and_corners(grids):
+    # The cell of a point exactly on a cell edge must match the one the index was built for.
+    index = GridIndex.build(grids, cell_size_m=30.0)
+    xe, ye = index._lattice.xedges(), index._lattice.yedges()
+    rng = np.random.default_rng(5)
+    lon = np.r_[xe[rng.integers(0, xe.size, 20_000)], rng.uniform(xe[0], xe[-1], 20_000)]
+    lat = np.r_[ye[rng.integers(0, ye.size, 20_000)], ye[rng.integers(0, ye.size, 20_000)]]
     assert np.array_equal(index.locate(lon, lat), brute_force(grids, lon, lat))
 
 
