@@ -112,6 +112,7 @@ def db_downgrade(revision: Annotated[str, typer.Argument(help="target, e.g. base
 def _migrate(settings: Settings, revision: str = "head") -> str:
     from app.db.migrate import upgrade
     from app.db.session import make_engine
+    from app.services.calendar import load_workflow_defaults
     from app.services.classes import load_standard_classes
 
     url = _database_url(settings)
@@ -119,6 +120,8 @@ def _migrate(settings: Settings, revision: str = "head") -> str:
     engine = make_engine(url)
     try:
         counts = load_standard_classes(engine)
+        # Working calendars and time limits ship with the code; rows already there are kept.
+        load_workflow_defaults(engine, settings)
     finally:
         engine.dispose()
     typer.echo(

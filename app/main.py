@@ -7,12 +7,14 @@ import pkgutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from sqlalchemy.orm import sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 import app.api.routes as routes
 from app.api.problems import install_problem_handlers
 from app.db.session import make_engine, resolve_database_url
+from app.services.users import audit
 from app.settings import Settings
 
 DESCRIPTION = """
@@ -40,9 +42,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   lifespan=lifespan)
     app.state.settings = settings
     install_problem_handlers(app)
+    app.middleware("http")(_audit_writes)
     for router in _routers():
         app.include_router(router)
     return app
+
+
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+# Reads, previews and sign-ins change nothing; every other write lands in the audit trail.
+NOT_AUDITED = ("/api/v1/auth/token", "/api/v1/events/assign")
+
+
+async def _audit_writes(request: Request, call_next):
+    response = await call_next(request)
+    if request.method in WRITE_METHODS and not request.url.path.endswith(NOT_AUDITED):
+        user = getattr(request.state, "user", None)
+        client = request.client.host if request.client else None
+        await run_in_threadpool(audit, request.app.state.engine, user.username if user else None,
+                                request.method, request.url.path, response.status_code, client)
+    return response
 
 
 def _routers() -> list:

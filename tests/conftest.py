@@ -11,7 +11,9 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import psycopg2
 import pytest
@@ -25,6 +27,7 @@ from app.settings import Settings
 
 SHARED_DIR = Path(os.environ.get("CITYGRID_SHARED", PROJECT_ROOT.parent / "shared"))
 _counter = itertools.count()
+DEMO_NOW = datetime(2026, 11, 1, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 
 def _server_url() -> str:
@@ -74,6 +77,7 @@ def server_url() -> str:
 @pytest.fixture(scope="session")
 def template_db(server_url: str) -> Iterator[str]:
     """A migrated, class-seeded database used only as a template."""
+    from app.services.calendar import load_workflow_defaults
     from app.services.classes import load_standard_classes
 
     name = f"citygrid_tpl_{os.getpid()}"
@@ -81,6 +85,7 @@ def template_db(server_url: str) -> Iterator[str]:
     upgrade(url)
     engine = make_engine(url)
     load_standard_classes(engine)
+    load_workflow_defaults(engine, Settings(database_url=url))
     engine.dispose()
     yield name
     drop_database(server_url, name)
@@ -138,7 +143,8 @@ def demo_template(server_url: str, template_db: str) -> Iterator[str]:
     name = f"citygrid_demo_{os.getpid()}"
     url = create_database(server_url, name, template=template_db)
     engine = make_engine(url)
-    load_demo(engine, Settings(database_url=url), Settings().demo_dir)
+    # A fixed "now" (the day after the committed year ends): the same cases every run.
+    load_demo(engine, Settings(database_url=url), Settings().demo_dir, now=DEMO_NOW)
     engine.dispose()
     yield name
     drop_database(server_url, name)

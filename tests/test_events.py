@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from app.main import create_app
+from tests import auth
 from tests import small_district as sd
 
 PROBLEM = "application/problem+json"
@@ -17,7 +18,9 @@ PROBLEM = "application/problem+json"
 @pytest.fixture()
 def world(engine, settings):
     units = sd.build(engine)
-    with TestClient(create_app(settings)) as client:
+    # One account acting as supervisor (reports) and dispatcher (rules); roles are tested
+    # on their own in tests/test_auth.py.
+    with TestClient(create_app(settings), headers=auth.headers(settings, "supervisor", "dispatcher")) as client:
         yield client, engine, units
 
 

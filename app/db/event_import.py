@@ -16,8 +16,8 @@ BBox = tuple[float, float, float, float]
 
 
 def _frame(conn: Connection, sql: str, params: dict) -> gpd.GeoDataFrame:
-    rows = conn.execute(text(sql), params).mappings().all()
-    frame = pd.DataFrame([dict(r) for r in rows])
+    result = conn.execute(text(sql), params)
+    frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
     if frame.empty:
         return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs=4326), crs=4326)
     return gpd.GeoDataFrame(

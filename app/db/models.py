@@ -6,7 +6,7 @@ geography type, so they are always in metres and can never drift from the geomet
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
@@ -14,11 +14,12 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Computed,
+    Date,
     DateTime,
     Float,
     ForeignKey,
-    Index,
     ForeignKeyConstraint,
+    Index,
     Integer,
     MetaData,
     Numeric,
@@ -46,6 +47,8 @@ EVENT_STATUSES = (
     "reported", "verifying", "filed", "voided", "dispatched", "handling",
     "handled", "checking", "closed", "shelved",
 )
+# The workflow adds verification outcomes and a unit sending a case back.
+WORKFLOW_EVENT_STATUSES = EVENT_STATUSES + ("verified", "invalid", "returned")
 
 metadata = MetaData(
     naming_convention={
@@ -241,7 +244,7 @@ class Event(Base):
     __tablename__ = "event"
     __table_args__ = (
         CheckConstraint(_in("source", EVENT_SOURCES), name="source"),
-        CheckConstraint(_in("status", EVENT_STATUSES), name="status"),
+        CheckConstraint(_in("status", WORKFLOW_EVENT_STATUSES), name="status"),
         ForeignKeyConstraint(
             ["scheme", "class_kind", "class_code"],
             ["classification.scheme", "classification.kind", "classification.code"],
@@ -329,3 +332,324 @@ class DispatchRule(Base):
     unit_id: Mapped[int] = mapped_column(ForeignKey("responsible_unit.id"))
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+# -- Case workflow, deadlines and calendars (migration 0005) ---------------------------------
+
+
+class TimeLimit(Base):
+    """处置时限 of a class under one filing criterion (立案条件); '' is the class default."""
+
+    __tablename__ = "time_limit"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["scheme", "class_kind", "class_code"],
+            ["classification.scheme", "classification.kind", "classification.code"],
+            name="fk_time_limit_class", ondelete="CASCADE",
+        ),
+        UniqueConstraint("scheme", "class_kind", "class_code", "criterion",
+                         name="uq_time_limit_class_criterion"),
+        CheckConstraint("limit_value > 0", name="value"),
+        CheckConstraint(_in("limit_unit", TIME_LIMIT_UNITS), name="unit"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scheme: Mapped[str] = mapped_column(String(4))
+    class_kind: Mapped[str] = mapped_column(String(10))
+    class_code: Mapped[str] = mapped_column(String(5))
+    criterion: Mapped[str] = mapped_column(Text, server_default="")
+    limit_value: Mapped[float] = mapped_column(Numeric)
+    limit_unit: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class WorkCalendar(Base):
+    """One year's working calendar: work periods (NULL = deployment default) and its source."""
+
+    __tablename__ = "work_calendar"
+    __table_args__ = (
+        CheckConstraint("year BETWEEN 2000 AND 2100", name="year"),
+        CheckConstraint(
+            "work_periods IS NULL OR work_periods ~ '^([0-9]{2}:[0-9]{2}-[0-9]{2}:[0-9]{2},?)+$'",
+            name="periods",
+        ),
+    )
+
+    year: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    work_periods: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class WorkCalendarDay(Base):
+    """A day that breaks the Monday-to-Friday rule: a public holiday or a make-up workday (调休)."""
+
+    __tablename__ = "work_calendar_day"
+    __table_args__ = (CheckConstraint("extract(year FROM day) = year", name="day_in_year"),)
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    year: Mapped[int] = mapped_column(
+        SmallInteger, ForeignKey("work_calendar.year", ondelete="CASCADE"), index=True)
+    is_workday: Mapped[bool] = mapped_column(Boolean)
+    name: Mapped[str | None] = mapped_column(Text)
+
+
+class CaseWorkflow(Base):
+    """The running clock of one case: limit in force, extensions, shelving, stage due time."""
+
+    __tablename__ = "case_workflow"
+    __table_args__ = (
+        CheckConstraint(f"limit_unit IS NULL OR {_in('limit_unit', TIME_LIMIT_UNITS)}",
+                        name="limit_unit"),
+        CheckConstraint("pending_request IS NULL OR pending_request IN ('extension', 'shelving')",
+                        name="pending_request"),
+        CheckConstraint("(shelved_at IS NULL) = (resume_status IS NULL)", name="shelved"),
+    )
+
+    event_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("event.id", ondelete="CASCADE"), primary_key=True,
+        autoincrement=False)
+    criterion: Mapped[str | None] = mapped_column(Text)
+    limit_value: Mapped[float | None] = mapped_column(Numeric)
+    limit_unit: Mapped[str | None] = mapped_column(String(16))
+    clock_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    extension_hours: Mapped[float] = mapped_column(Numeric, server_default="0")
+    stage_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    shelved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resume_status: Mapped[str | None] = mapped_column(String(12))
+    pending_request: Mapped[str | None] = mapped_column(String(12))
+    pending_hours: Mapped[float | None] = mapped_column(Numeric)
+    dispatched_by: Mapped[str | None] = mapped_column(Text)
+    rework_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+# -- Hotspots: stored contiguity weights (migration 0007) -----------------------------------
+WEIGHT_KINDS = ("grid_queen", "segment_node", "event_segment")
+
+# Hotspot counts filter and group on these columns only: index-only scans (migration 0007).
+Index(
+    "ix_event_hotspot",
+    Event.reported_at,
+    postgresql_include=["grid_code", "street_id", "scheme", "class_kind", "class_code", "source",
+                        "status", "id"],
+)
+
+
+class SpatialWeights(Base):
+    """One stored set of weights and the fingerprint of the rows it was computed from."""
+
+    __tablename__ = "spatial_weights"
+    __table_args__ = (CheckConstraint(_in("kind", WEIGHT_KINDS), name="kind"),)
+
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(Text)
+    units: Mapped[int] = mapped_column(Integer)
+    pairs: Mapped[int] = mapped_column(Integer)
+    tolerance_m: Mapped[float] = mapped_column(Float)
+    last_event_id: Mapped[int | None] = mapped_column(BigInteger)
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class GridNeighbour(Base):
+    """Queen contiguity between current grids, each pair once (grid_id < neighbour_id)."""
+
+    __tablename__ = "grid_neighbour"
+    __table_args__ = (CheckConstraint("grid_id < neighbour_id", name="ordered"),)
+
+    grid_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("grid.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
+    neighbour_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("grid.id", ondelete="CASCADE"), primary_key=True,
+        autoincrement=False, index=True)
+
+
+class StreetSegmentNeighbour(Base):
+    """Street segments sharing an intersection node, each pair once (segment_id < neighbour_id)."""
+
+    __tablename__ = "street_segment_neighbour"
+    __table_args__ = (CheckConstraint("segment_id < neighbour_id", name="ordered"),)
+
+    segment_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("street_segment.id", ondelete="CASCADE"), primary_key=True,
+        autoincrement=False)
+    neighbour_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("street_segment.id", ondelete="CASCADE"), primary_key=True,
+        autoincrement=False, index=True)
+
+
+class EventSegment(Base):
+    """The nearest segment of its own street for a street-assigned event."""
+
+    __tablename__ = "event_segment"
+
+    # no foreign key to event: see migration 0007
+    event_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    segment_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("street_segment.id", ondelete="CASCADE"), index=True)
+    distance_m: Mapped[float] = mapped_column(Float)
+
+
+ROLES = (
+    "supervisor", "acceptor", "shift_leader", "dispatcher", "handler", "planner", "analyst", "admin",
+)
+
+
+class AppUser(Base):
+    """An account: roles, and for a handler the unit it works for."""
+
+    __tablename__ = "app_user"
+    __table_args__ = (
+        CheckConstraint(
+            "roles <@ ARRAY['supervisor', 'acceptor', 'shift_leader', 'dispatcher', 'handler', "
+            "'planner', 'analyst', 'admin']::varchar(16)[]",
+            name="roles",
+        ),
+        CheckConstraint("NOT ('handler' = ANY (roles)) OR unit_id IS NOT NULL", name="handler_unit"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str | None] = mapped_column(Text)
+    password_hash: Mapped[str] = mapped_column(Text)
+    roles: Mapped[list[str]] = mapped_column(ARRAY(String(16)), server_default="{}")
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("responsible_unit.id"))
+    is_active: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class AuditLog(Base):
+    """Every write through the API: who, when, what."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
+    username: Mapped[str | None] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(Text)
+    status: Mapped[int] = mapped_column(Integer)
+    client: Mapped[str | None] = mapped_column(Text)
+
+
+# -- Component inventory: sequences, import keys, history (migration 0004) -------------------
+COMPONENT_HISTORY_ACTIONS = ("created", "imported", "updated", "retired", "case")
+COMPONENT_HISTORY_FIELDS = (
+    "status", "owner_unit", "maintainer_unit", "geometry", "grid_code", "street_id", "attributes",
+)
+
+
+class ComponentSequence(Base):
+    """The highest identifier sequence ever issued per (scheme, admin area, class)."""
+
+    __tablename__ = "component_sequence"
+    __table_args__ = (
+        CheckConstraint("admin_code ~ '^[0-9]{6}$'", name="admin_code"),
+        CheckConstraint("last_sequence BETWEEN 0 AND 999999", name="range"),
+    )
+
+    scheme: Mapped[str] = mapped_column(String(4), primary_key=True)
+    admin_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    class_code: Mapped[str] = mapped_column(String(5), primary_key=True)
+    last_sequence: Mapped[int] = mapped_column(Integer)
+
+
+class ComponentSource(Base):
+    """The source feature (layer + its own id or geometry fingerprint) of an imported component."""
+
+    __tablename__ = "component_source"
+
+    source_layer: Mapped[str] = mapped_column(Text, primary_key=True)
+    source_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    component_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("component.id", ondelete="CASCADE"), index=True)
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ComponentHistory(Base):
+    """One change of one field of a component (who, when, old → new, the causing case)."""
+
+    __tablename__ = "component_history"
+    __table_args__ = (
+        CheckConstraint(_in("action", COMPONENT_HISTORY_ACTIONS), name="action"),
+        CheckConstraint(f"field IS NULL OR {_in('field', COMPONENT_HISTORY_FIELDS)}", name="field"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    component_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("component.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    actor: Mapped[str | None] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(String(16))
+    field: Mapped[str | None] = mapped_column(String(24))
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)
+    event_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("event.id", ondelete="SET NULL"), index=True)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+# Indexes 0004 adds to tables defined above (list filters, summaries, a component's cases).
+Index("ix_component_street_id", Component.__table__.c.street_id)
+Index("ix_component_owner_unit_id", Component.__table__.c.owner_unit_id)
+Index("ix_event_component_id", Event.__table__.c.component_id)
+
+
+# -- Grid edits, retired codes, renumbering, coverage (migration 0006) -----------------------
+GRID_EDIT_KINDS = ("reshape", "split", "merge", "create", "retire", "renumber")
+
+
+class GridEdit(Base):
+    """One planner edit of the grids of a community: what ended, what started, what moved."""
+
+    __tablename__ = "grid_edit"
+    __table_args__ = (CheckConstraint(_in("kind", GRID_EDIT_KINDS), name="kind"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    actor: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    community_code: Mapped[str] = mapped_column(ForeignKey("admin_area.code"), index=True)
+    retired_codes: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    started_codes: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    summary: Mapped[dict] = mapped_column(JSONB, server_default="{}")
+
+
+class GridCodeRetired(Base):
+    """A grid code that no longer names a grid; never given to a new grid."""
+
+    __tablename__ = "grid_code_retired"
+    __table_args__ = (
+        CheckConstraint("left(code, 12) = community_code", name="code_in_community"),
+    )
+
+    code: Mapped[str] = mapped_column(String(15), primary_key=True)
+    community_code: Mapped[str] = mapped_column(ForeignKey("admin_area.code"), index=True)
+    retired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    edit_id: Mapped[int | None] = mapped_column(ForeignKey("grid_edit.id"))
+
+
+class GridRenumbering(Base):
+    """Old code → new code of one renumbering edit."""
+
+    __tablename__ = "grid_renumbering"
+    __table_args__ = (
+        UniqueConstraint("edit_id", "new_code", name="uq_grid_renumbering_edit_new_code"),
+    )
+
+    edit_id: Mapped[int] = mapped_column(ForeignKey("grid_edit.id"), primary_key=True)
+    old_code: Mapped[str] = mapped_column(String(15), primary_key=True, index=True)
+    new_code: Mapped[str] = mapped_column(String(15), index=True)
+
+
+class GridCoverage(Base):
+    """Whether a community's grids cover it (kept by the topology trigger)."""
+
+    __tablename__ = "grid_coverage"
+
+    community_code: Mapped[str] = mapped_column(
+        ForeignKey("admin_area.code", ondelete="CASCADE"), primary_key=True)
+    complete_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    uncovered_m2: Mapped[float] = mapped_column(Float)
+    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -21,6 +21,7 @@ from app.errors import (
 )
 from app.schemas.events import EventCreate, LocatedClassRef
 from app.services.assignment import PointRequest, assign_points
+from app.services.users import User
 from app.settings import Settings
 
 
@@ -159,13 +160,20 @@ def _row(settings: Settings, r: EventCreate, a: dict, now: datetime, public_toke
     }
 
 
-def get_event(engine: Engine, event_id: int) -> dict:
-    """One case by id, or 404."""
+def get_event(engine: Engine, event_id: int, user: User | None = None) -> dict:
+    """One case by id, or 404 — also for a handler asking about another unit's case."""
     with engine.connect() as conn:
         event = repo.get_event(conn, event_id)
-    if event is None:
+    if event is None or (user is not None and not can_see(user, event)):
         raise NotFoundError(f"没有编号为 {event_id} 的案件", f"no case with id {event_id}")
     return event
+
+
+def can_see(user: User, event: dict) -> bool:
+    """Handlers see their own unit's cases; every other role sees all cases."""
+    if set(user.roles) - {"handler"}:
+        return True
+    return event.get("unit_code") is not None and event["unit_code"] == user.unit_code
 
 
 def preview_assignments(

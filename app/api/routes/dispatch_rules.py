@@ -5,6 +5,7 @@ from typing import Literal
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
+from app.api.auth import require
 from app.api.deps import EngineDep, SettingsDep
 from app.api.paging import PageDep
 from app.schemas.events import ClassRef
@@ -54,7 +55,11 @@ def read_coverage(
     return {"level": level, "areas": areas}
 
 
-@router.post("", status_code=201, summary="新增派遣规则 / add a rule")
+# Rules are the command centre's configuration: dispatchers and shift leaders keep them.
+EDITORS = require("dispatcher", "shift_leader")
+
+
+@router.post("", status_code=201, summary="新增派遣规则 / add a rule", dependencies=[EDITORS])
 def create_rule(body: RuleCreate, engine: EngineDep, settings: SettingsDep, response: Response):
     rule = service.create_rule(
         engine,
@@ -74,14 +79,16 @@ def read_rule(rule_id: int, engine: EngineDep):
     return service.get_rule(engine, rule_id)
 
 
-@router.patch("/{rule_id}", summary="修改派遣规则 / change a rule")
+@router.patch("/{rule_id}", summary="修改派遣规则 / change a rule", dependencies=[EDITORS])
 def update_rule(rule_id: int, body: RuleUpdate, engine: EngineDep):
     return service.update_rule(
         engine, rule_id, body.unit_code, body.note, "note" in body.model_fields_set
     )
 
 
-@router.delete("/{rule_id}", status_code=204, summary="删除派遣规则 / delete a rule")
+@router.delete(
+    "/{rule_id}", status_code=204, summary="删除派遣规则 / delete a rule", dependencies=[EDITORS]
+)
 def delete_rule(rule_id: int, engine: EngineDep) -> Response:
     service.delete_rule(engine, rule_id)
     return Response(status_code=204)

@@ -2,6 +2,7 @@
 
 from fastapi import APIRouter, Header, Response
 
+from app.api.auth import CurrentUser, require
 from app.api.deps import EngineDep, SettingsDep
 from app.errors import InvalidInputError
 from app.schemas.events import AssignRequest, EventCreate, EventOut
@@ -10,7 +11,18 @@ from app.services import events as service
 router = APIRouter(prefix="/api/v1/events", tags=["events 案件"])
 
 
-@router.post("", status_code=201, response_model=EventOut, summary="上报事件 / report an event")
+# Who files cases: supervisors on patrol, acceptors (hotline, video, higher-level orders) and
+# the command centre's shift leaders and dispatchers.
+REPORTERS = ("supervisor", "acceptor", "shift_leader", "dispatcher")
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=EventOut,
+    summary="上报事件 / report an event",
+    dependencies=[require(*REPORTERS)],
+)
 def create_event(
     body: EventCreate,
     response: Response,
@@ -40,5 +52,5 @@ def assign_events(body: AssignRequest, engine: EngineDep, settings: SettingsDep)
 
 
 @router.get("/{event_id}", response_model=EventOut, summary="案件详情 / one case")
-def read_event(event_id: int, engine: EngineDep):
-    return service.get_event(engine, event_id)
+def read_event(event_id: int, engine: EngineDep, user: CurrentUser):
+    return service.get_event(engine, event_id, user)

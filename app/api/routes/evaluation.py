@@ -1,0 +1,34 @@
+"""Performance evaluation 绩效评价 (GB/T 30428.4): areas, units and posts for a period."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
+
+from app.api.deps import EngineDep, SettingsDep
+from app.services import evaluation as service
+
+router = APIRouter(prefix="/api/v1/evaluation", tags=["evaluation 绩效评价"])
+
+
+@router.get("", summary="绩效评价 / indicators, composite score and grade")
+def read_evaluation(
+    engine: EngineDep, settings: SettingsDep,
+    level: Literal["area", "unit", "post"],
+    from_: date | datetime = Query(..., alias="from", description="开始（含）/ start, inclusive"),
+    to: date | datetime = Query(..., description="结束：日期含当天，时刻不含 / end"),
+    area_level: Literal["district", "subdistrict", "community", "grid"] = "subdistrict",
+    post: Literal["supervisor", "acceptor", "shift_leader", "dispatcher"] = "supervisor",
+    within: str | None = Query(None, pattern="^[0-9]{6,15}$"),
+    format: Literal["json", "csv", "md"] = "json",
+):
+    result = service.evaluate(engine, settings, level, from_, to, area_level=area_level,
+                              post=post, within=within)
+    if format == "csv":
+        return PlainTextResponse(service.to_csv(result), media_type="text/csv; charset=utf-8")
+    if format == "md":
+        return PlainTextResponse(service.to_markdown(result), media_type="text/markdown; charset=utf-8")
+    return result

@@ -1,0 +1,156 @@
+"""Accounts: passwords (argon2 via pwdlib), signed access tokens (JWT, HS256), roles."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import jwt
+from pwdlib import PasswordHash
+from sqlalchemy import Engine
+
+from app.db import users as repo
+from app.db.models import ROLES
+from app.errors import ConflictError, DomainError, InvalidInputError, NotFoundError
+from app.settings import Settings
+
+PASSWORDS = PasswordHash.recommended()
+ALGORITHM = "HS256"
+
+
+class UnauthenticatedError(DomainError):
+    status = 401
+    type_slug = "unauthenticated"
+    title_zh = "未登录或令牌无效"
+    title_en = "Not authenticated"
+
+
+class ForbiddenError(DomainError):
+    status = 403
+    type_slug = "forbidden"
+    title_zh = "无权执行此操作"
+    title_en = "Forbidden"
+
+
+@dataclass(frozen=True)
+class User:
+    """The signed-in user as the services see it."""
+
+    username: str
+    roles: tuple[str, ...]
+    display_name: str | None = None
+    unit_id: int | None = None
+    unit_code: str | None = None
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def has(self, *roles: str) -> bool:
+        return bool(set(roles) & set(self.roles))
+
+
+def secret_key(settings: Settings) -> str:
+    """The signing key: the setting, else one generated once and kept in <home>/secret_key."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = settings.home / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _check_roles(roles: list[str]) -> list[str]:
+    unknown = sorted(set(roles) - set(ROLES))
+    if unknown or not roles:
+        raise InvalidInputError(
+            f"角色无效：{', '.join(unknown) or '（空）'}；可选：{', '.join(ROLES)}",
+            f"invalid role(s): {', '.join(unknown) or '(none)'}; choose from {', '.join(ROLES)}",
+        )
+    return sorted(set(roles))
+
+
+def create_user(engine: Engine, username: str, password: str, roles: list[str],
+                display_name: str | None = None, unit_code: str | None = None) -> dict:
+    """Add an account; 422 for bad roles or unit, 409 when the name is taken."""
+    roles = _check_roles(roles)
+    if len(password) < 8:
+        raise InvalidInputError("密码至少 8 位", "a password needs at least 8 characters")
+    with engine.begin() as conn:
+        if "handler" in roles and not unit_code:
+            raise InvalidInputError("处置人员须属于一个责任单位（unit_code）",
+                                    "a handler must belong to a responsible unit (unit_code)")
+        if unit_code and not repo.unit_exists(conn, unit_code):
+            raise InvalidInputError(f"责任单位 {unit_code} 不存在", f"unknown responsible unit {unit_code}")
+        new_id = repo.insert_user(conn, {
+            "username": username, "display_name": display_name or username,
+            "password_hash": PASSWORDS.hash(password), "roles": roles, "unit_code": unit_code,
+        })
+        if new_id is None:
+            raise ConflictError(f"用户名 {username} 已存在", f"username {username} is taken")
+        return _public(repo.get_user(conn, username))  # type: ignore[arg-type]
+
+
+def update_user(engine: Engine, username: str, *, roles: list[str] | None = None,
+                password: str | None = None, display_name: str | None = None,
+                unit_code: str | None = None, is_active: bool | None = None) -> dict:
+    changes: dict = {}
+    if roles is not None:
+        changes["roles"] = _check_roles(roles)
+    if password is not None:
+        changes["password_hash"] = PASSWORDS.hash(password)
+    if display_name is not None:
+        changes["display_name"] = display_name
+    if unit_code is not None:
+        changes["unit_code"] = unit_code
+    if is_active is not None:
+        changes["is_active"] = is_active
+    with engine.begin() as conn:
+        if not repo.update_user(conn, username, changes):
+            raise NotFoundError(f"没有用户 {username}", f"no user {username}")
+        return _public(repo.get_user(conn, username))  # type: ignore[arg-type]
+
+
+def list_users(engine: Engine) -> list[dict]:
+    with engine.connect() as conn:
+        return [_public(u) for u in repo.list_users(conn)]
+
+
+def _public(row: dict) -> dict:
+    return {k: v for k, v in row.items() if k != "password_hash"}
+
+
+def authenticate(engine: Engine, username: str, password: str) -> dict:
+    """The user row for a correct password, else 401 (the same answer for unknown names)."""
+    with engine.connect() as conn:
+        row = repo.get_user(conn, username)
+    if row is None or not row["is_active"] or not PASSWORDS.verify(password, row["password_hash"]):
+        raise UnauthenticatedError("用户名或密码错误", "wrong username or password")
+    return row
+
+
+def issue_token(settings: Settings, username: str, minutes: int | None = None) -> str:
+    now = datetime.now(UTC)
+    claims = {"sub": username, "iat": now, "exp": now + timedelta(minutes=minutes or settings.token_minutes)}
+    return jwt.encode(claims, secret_key(settings), algorithm=ALGORITHM)
+
+
+def user_from_token(engine: Engine, settings: Settings, token: str) -> User:
+    """The active user a valid, unexpired token names, else 401."""
+    try:
+        claims = jwt.decode(token, secret_key(settings), algorithms=[ALGORITHM])
+    except jwt.ExpiredSignatureError:
+        raise UnauthenticatedError("令牌已过期，请重新登录", "the token has expired; sign in again") from None
+    except jwt.InvalidTokenError:
+        raise UnauthenticatedError("令牌无效", "invalid token") from None
+    with engine.connect() as conn:
+        row = repo.get_user(conn, str(claims.get("sub")))
+    if row is None or not row["is_active"]:
+        raise UnauthenticatedError("账号不存在或已停用", "the account does not exist or is disabled")
+    return User(row["username"], tuple(row["roles"]), row["display_name"], row["unit_id"], row["unit_code"])
+
+
+def audit(engine: Engine, username: str | None, method: str, path: str, status: int,
+          client: str | None) -> None:
+    with engine.begin() as conn:
+        repo.write_audit(conn, username, method, path, status, client)
