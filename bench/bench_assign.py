@@ -147,6 +147,16 @@ def api_latency(url: str, points: np.ndarray, home: Path) -> dict:
     )
     base = f"http://127.0.0.1:{port}"
     results: dict = {}
+    from app.services.users import create_user, issue_token
+
+    bench_settings = Settings(database_url=url, home=home)
+    engine = make_engine(url)
+    try:
+        create_user(engine, "bench-supervisor", "bench-password", ["supervisor"])
+    except Exception:  # noqa: BLE001 - the account survives from an earlier run
+        pass
+    engine.dispose()
+    token = {"Authorization": f"Bearer {issue_token(bench_settings, 'bench-supervisor')}"}
     try:
         for _ in range(100):
             try:
@@ -165,6 +175,7 @@ def api_latency(url: str, points: np.ndarray, home: Path) -> dict:
                 started = time.perf_counter()
                 r = client.post(
                     base + "/api/v1/events",
+                    headers=token,
                     json={
                         "class_code": "0102",
                         "lon": float(p[0]),
