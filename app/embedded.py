@@ -36,6 +36,7 @@ SERVER_SETTINGS = {
     "synchronous_commit": "off",
     "logging_collector": "off",
     "timezone": "'UTC'",
+    "jit": "off",
 }
 
 
