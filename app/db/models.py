@@ -254,6 +254,10 @@ class Event(Base):
             "ix_event_class_open", "scheme", "class_kind", "class_code", "reported_at",
             postgresql_where=text("status NOT IN ('closed', 'voided')"),
         ),
+        Index(
+            "ix_event_open_geom", "geom", postgresql_using="gist",
+            postgresql_where=text("status NOT IN ('closed', 'voided')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -479,14 +483,12 @@ class StreetSegmentNeighbour(Base):
 
 
 class EventSegment(Base):
-    """The nearest segment of its own street for a street-assigned event."""
+    """The nearest segment of its own street for a street-assigned event (a derived cache)."""
 
     __tablename__ = "event_segment"
 
-    # no foreign key to event: see migration 0007
     event_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    segment_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("street_segment.id", ondelete="CASCADE"), index=True)
+    segment_id: Mapped[int] = mapped_column(BigInteger, index=True)  # no FK: see migration 0007
     distance_m: Mapped[float] = mapped_column(Float)
 
 
