@@ -277,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     from app.services.event_import import _validate
 
     with engine.connect() as conn:
-        rows, problems, _ = _validate(conn, settings, table.iloc[:n_import], datetime.now(UTC))
+        rows, problems, _ = _validate(conn, settings, table, datetime.now(UTC))
         (facts, _), facts_s = _timed(
             "gather_bulk_facts (grid+street+component+rule+duplicates)",
             gather_bulk_facts,
@@ -308,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
         (
             "full bulk assignment (facts)",
-            n_import / facts_s,
+            len(table) / facts_s,
             "grid+street+component+rules+duplicates",
         ),
         (
