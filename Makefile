@@ -11,7 +11,8 @@ install:
 run: install
 	$(BIN)/citygrid run
 
-test: install
+test:
+	@WITH_BROWSER=1 ./scripts/install.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install

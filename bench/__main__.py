@@ -5,7 +5,13 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = {"assign": "bench.bench_assign", "locate": "bench.bench_locate"}
+BENCHES = {
+    "assign": "bench.bench_assign",
+    "locate": "bench.bench_locate",
+    "hotspots": "bench.bench_hotspots",
+    "components": "bench.bench_components",
+    "gridgen": "bench.bench_gridgen",
+}
 
 
 def main(argv: list[str]) -> int:

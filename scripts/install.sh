@@ -33,6 +33,15 @@ if need_pg; then
     apt_install $PG_PACKAGES
 fi
 
+# The browser tests of the maps need Chromium; `make test` asks for it (WITH_BROWSER=1).
+if [ "${WITH_BROWSER:-0}" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
+    if [ "$(id -u)" -eq 0 ]; then
+        apt_install chromium fonts-noto-cjk
+    else
+        echo "note: the map browser tests skip without Chromium (sudo apt-get install -y chromium)" >&2
+    fi
+fi
+
 if [ ! -x "$VENV/bin/python" ]; then
     if ! "$PYTHON" -m venv --help >/dev/null 2>&1 || ! "$PYTHON" -c "import ensurepip" 2>/dev/null; then
         apt_install python3-venv
