@@ -308,8 +308,8 @@ def demo_load(
 
 
 @app.command("serve")
-def serve(host: str | None = None, port: int | None = None) -> None:
-    """Serve the API (and maps) with uvicorn."""
+def serve(host: str | None = None, port: int | None = None, workers: int = 1) -> None:
+    """Serve the API (and maps) with uvicorn; --workers N runs N processes (one per core)."""
     import uvicorn
 
     from app.main import create_app
@@ -320,11 +320,20 @@ def serve(host: str | None = None, port: int | None = None) -> None:
     if port:
         settings.port = port
     typer.echo(f"CityGrid at http://{settings.host}:{settings.port}/  (API docs: /docs)")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    if workers > 1:
+        # Each worker builds its own app from the environment (DATABASE_URL, CITYGRID_*).
+        if not settings.database_url:
+            import os
+
+            os.environ["DATABASE_URL"] = _database_url(settings)
+        uvicorn.run("app.main:create_app", factory=True, host=settings.host, port=settings.port,
+                    workers=workers, log_level="info")
+    else:
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
 
 
 @app.command("run")
-def run(host: str | None = None, port: int | None = None) -> None:
+def run(host: str | None = None, port: int | None = None, workers: int = 1) -> None:
     """Everything a newcomer needs: database, migrations, demo district, then serve."""
     from app.services.demo import load_demo
 
@@ -341,7 +350,7 @@ def run(host: str | None = None, port: int | None = None) -> None:
         engine.dispose()
     if counts:
         typer.echo("demo district loaded: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-    serve(host, port)
+    serve(host, port, workers)
 
 
 def _register_command_modules() -> None:
