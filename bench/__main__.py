@@ -21,7 +21,8 @@ def main(argv: list[str]) -> int:
         print(__doc__)
         print("benchmarks:", ", ".join(BENCHES))
         return 0
-    return importlib.import_module(BENCHES[name]).main(rest)
+    result = importlib.import_module(BENCHES[name]).main(rest)
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":
