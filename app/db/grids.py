@@ -63,7 +63,9 @@ def get_grid(session: Session, code: str, at: datetime | None = None) -> dict | 
     return dict(row) if row else None
 
 
-def locate_grid(session: Session, lon: float, lat: float, at: datetime | None = None) -> dict | None:
+def locate_grid(
+    session: Session, lon: float, lat: float, at: datetime | None = None
+) -> dict | None:
     """The grid covering a WGS84 point.
 
     A point on a boundary shared by several grids goes to the one with the smallest code:
@@ -82,7 +84,9 @@ def locate_grid(session: Session, lon: float, lat: float, at: datetime | None = 
 def coverage_extent(session: Session) -> tuple[float, float, float, float] | None:
     """The WGS84 bounding box of the current grids, or None when there are none."""
     row = session.execute(
-        text("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
-             "FROM (SELECT ST_Extent(geom) AS e FROM grid WHERE valid_to IS NULL) x")
+        text(
+            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
+            "FROM (SELECT ST_Extent(geom) AS e FROM grid WHERE valid_to IS NULL) x"
+        )
     ).first()
     return None if row is None or row[0] is None else tuple(row)  # type: ignore[return-value]

@@ -34,12 +34,15 @@ def check_area_code(code: str) -> str:
     return code
 
 
-def list_grids(session: Session, *, bbox, area_code: str | None, at: datetime | None,
-               limit: int, offset: int) -> tuple[list[dict], int]:
+def list_grids(
+    session: Session, *, bbox, area_code: str | None, at: datetime | None, limit: int, offset: int
+) -> tuple[list[dict], int]:
     """Grids valid at ``at`` (default now) in a bbox and/or area."""
     if area_code:
         check_area_code(area_code)
-    return repo.list_grids(session, bbox=bbox, area_code=area_code, at=at, limit=limit, offset=offset)
+    return repo.list_grids(
+        session, bbox=bbox, area_code=area_code, at=at, limit=limit, offset=offset
+    )
 
 
 def get_grid(session: Session, code: str, at: datetime | None = None) -> dict:
@@ -57,6 +60,7 @@ def locate_grid(session: Session, lon: float, lat: float, at: datetime | None = 
         raise OutsideCoverageError(
             f"位置 ({lon}, {lat}) 不在任何单元网格内（超出管理区域）",
             f"location ({lon}, {lat}) is outside every grid (outside the managed area)",
-            lon=lon, lat=lat,
+            lon=lon,
+            lat=lat,
         )
     return row

@@ -1,15 +1,30 @@
-"""Grid units 单元网格: list, locate, read."""
+"""Grid units 单元网格: list, locate, read, history, validation, and versioned edits.
+
+Every edit needs the planner role (规划人员) and takes ``?dry_run=true`` (the planner map's
+preview: the verdict and what would move, nothing stored). The edit log records the signed-in
+user, with the body's optional ``actor`` (on whose behalf) in brackets.
+"""
 
 from datetime import datetime
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
 
-from app.api.deps import SessionDep
+from app.api.auth import require
+from app.api.deps import SessionDep, SettingsDep
 from app.api.geojson import (
-    GeoJSONResponse, feature, feature_collection, features_from_rows, parse_bbox,
+    GeoJSONResponse,
+    feature,
+    feature_collection,
+    features_from_rows,
+    parse_bbox,
 )
 from app.api.paging import PageDep
+from app.services import grid_edits as edits
 from app.services import grids as service
+from app.services import topology
+from app.services.users import User
 
 router = APIRouter(prefix="/api/v1/grids", tags=["grids 网格"])
 
@@ -24,8 +39,12 @@ def read_grids(
     at: datetime | None = Query(None, description="时点：返回当时有效的网格版本 / grid map as at"),
 ):
     rows, matched = service.list_grids(
-        session, bbox=parse_bbox(bbox), area_code=community, at=at,
-        limit=page.limit, offset=page.offset,
+        session,
+        bbox=parse_bbox(bbox),
+        area_code=community,
+        at=at,
+        limit=page.limit,
+        offset=page.offset,
     )
     features = features_from_rows(rows, "code")
     return GeoJSONResponse(feature_collection(request, features, matched, page.limit, page.offset))
@@ -43,8 +62,170 @@ def locate_grid(
     return GeoJSONResponse(feature(geometry, row, row["code"]))
 
 
+@router.get(
+    "/validation", response_class=GeoJSONResponse, summary="网格拓扑检查 / every topology violation"
+)
+def read_grid_validation(
+    session: SessionDep,
+    settings: SettingsDep,
+    community: str | None = Query(None, description="区/街道/社区编码 (6/9/12 digits)"),
+    severity: str | None = Query(None, pattern="^(error|warning)$"),
+):
+    if community:
+        service.check_area_code(community)
+    report = topology.validation_report(session, settings, area_code=community, severity=severity)
+    features = [feature(v.pop("geometry"), v) for v in report.pop("violations")]
+    return GeoJSONResponse({"type": "FeatureCollection", **report, "features": features})
+
+
 @router.get("/{code}", response_class=GeoJSONResponse, summary="网格详情 / one grid")
 def read_grid(session: SessionDep, code: str, at: datetime | None = Query(None)):
     row = service.get_grid(session, code, at)
     geometry = row.pop("geometry")
     return GeoJSONResponse(feature(geometry, row, row["code"]))
+
+
+@router.get(
+    "/{code}/history",
+    response_class=GeoJSONResponse,
+    summary="网格版本历史 / every version of a grid",
+)
+def read_grid_history(session: SessionDep, code: str):
+    found = edits.history(session, code)
+    versions = features_from_rows(found.pop("versions"), "id")
+    return GeoJSONResponse(
+        {"type": "FeatureCollection", "code": code, **found, "features": versions}
+    )
+
+
+# -- edits ------------------------------------------------------------------------------------
+
+DryRun = Query(
+    False, description="只预览，不保存 / preview only: verdict and moves, nothing stored"
+)
+Planner = Annotated[User, require("planner")]
+
+
+class GridEditBody(BaseModel):
+    actor: str | None = Field(
+        None, max_length=200, description="代为编辑 / on whose behalf (the user is recorded too)"
+    )
+    note: str | None = Field(None, max_length=2000)
+
+
+class ReshapeBody(GridEditBody):
+    geometry: dict[str, Any] = Field(..., description="新形状 GeoJSON Polygon (WGS84)")
+    adjust_neighbours: bool = Field(True, description="相邻网格随之调整 / neighbours follow")
+
+
+class SplitBody(GridEditBody):
+    line: dict[str, Any] = Field(..., description="切分线 GeoJSON LineString, edge to edge")
+
+
+class MergeBody(GridEditBody):
+    codes: list[str] = Field(..., min_length=2)
+
+
+class CreateBody(GridEditBody):
+    geometry: dict[str, Any] = Field(..., description="所画范围 GeoJSON Polygon (WGS84)")
+    community: str | None = Field(None, description="社区编码; default: the one under the shape")
+
+
+class RetireBody(GridEditBody):
+    codes: list[str] = Field(..., min_length=1)
+
+
+class RenumberBody(GridEditBody):
+    community: str
+
+
+def _options(user: User, body: GridEditBody, dry_run: bool) -> edits.EditOptions:
+    """The edit log records the signed-in user, and on whose behalf when the body says so."""
+    actor = user.username
+    if body.actor and body.actor != user.username:
+        actor = f"{user.username} ({body.actor})"
+    return edits.EditOptions(actor=actor, note=body.note, dry_run=dry_run)
+
+
+def _edited(result: dict) -> dict:
+    """The edit result with its new grid versions as a FeatureCollection."""
+    features = features_from_rows(result["grids"], "code")
+    result["grids"] = {"type": "FeatureCollection", "features": features}
+    return result
+
+
+@router.post("", summary="新建网格（按所画范围）/ create a grid from a drawn polygon")
+def create_grid(
+    session: SessionDep,
+    settings: SettingsDep,
+    user: Planner,
+    body: CreateBody,
+    dry_run: bool = DryRun,
+):
+    shape = edits.parse_geometry(body.geometry)
+    options = _options(user, body, dry_run)
+    return _edited(edits.create(session, settings, shape, options, community=body.community))
+
+
+@router.post("/merge", summary="合并相邻网格 / merge adjacent grids")
+def merge_grids(
+    session: SessionDep,
+    settings: SettingsDep,
+    user: Planner,
+    body: MergeBody,
+    dry_run: bool = DryRun,
+):
+    return _edited(edits.merge(session, settings, body.codes, _options(user, body, dry_run)))
+
+
+@router.post("/retire", summary="撤销网格 / retire grids")
+def retire_grids(
+    session: SessionDep,
+    settings: SettingsDep,
+    user: Planner,
+    body: RetireBody,
+    dry_run: bool = DryRun,
+):
+    return _edited(edits.retire(session, settings, body.codes, _options(user, body, dry_run)))
+
+
+@router.post("/renumber", summary="社区网格重新编号 / renumber a community")
+def renumber_grids(
+    session: SessionDep,
+    settings: SettingsDep,
+    user: Planner,
+    body: RenumberBody,
+    dry_run: bool = DryRun,
+):
+    return _edited(edits.renumber(session, settings, body.community, _options(user, body, dry_run)))
+
+
+@router.post("/{code}/reshape", summary="调整网格边界 / reshape a grid")
+def reshape_grid(
+    session: SessionDep,
+    settings: SettingsDep,
+    user: Planner,
+    code: str,
+    body: ReshapeBody,
+    dry_run: bool = DryRun,
+):
+    shape = edits.parse_geometry(body.geometry)
+    options = _options(user, body, dry_run)
+    return _edited(
+        edits.reshape(
+            session, settings, code, shape, options, adjust_neighbours=body.adjust_neighbours
+        )
+    )
+
+
+@router.post("/{code}/split", summary="拆分网格 / split a grid along a line")
+def split_grid(
+    session: SessionDep,
+    settings: SettingsDep,
+    user: Planner,
+    code: str,
+    body: SplitBody,
+    dry_run: bool = DryRun,
+):
+    line = edits.parse_geometry(body.line, "line")
+    return _edited(edits.split(session, settings, code, line, _options(user, body, dry_run)))
