@@ -20,6 +20,7 @@ from sqlalchemy import text
 from app.db.session import make_engine
 from app.main import create_app
 from app.settings import Settings
+from tests import auth
 from tests import small_district as sd
 from tests.conftest import create_database, drop_database
 
@@ -35,7 +36,10 @@ def _district(server_url: str, template: str, home, tag: str) -> Iterator[tuple]
     engine = make_engine(url)
     try:
         sd.build(engine)
-        with TestClient(create_app(Settings(database_url=url, home=home))) as client:
+        settings = Settings(database_url=url, home=home)
+        # Open311 itself is public; the admin header serves the internal API calls that
+        # check what landed (case reads and staff intake need an account).
+        with TestClient(create_app(settings), headers=auth.headers(settings, "admin")) as client:
             yield client, engine
     finally:
         engine.dispose()
