@@ -365,3 +365,15 @@ def test_unknown_paths_formats_and_methods_use_the_spec_format(city):
     assert "GET" in r.headers["allow"]
     _xml_error(client.delete(f"{BASE}/requests/1.xml"), 405)
     _spec_error(client.get(f"{BASE}/services.json?lang=fr"), 400)
+
+
+def test_public_submissions_are_rate_limited(engine, settings):
+    sd.build(engine)
+    settings.open311_rate_per_minute = 3
+    with TestClient(create_app(settings)) as client:  # no account: the public channel
+        lon, lat = sd.lonlat(30, 30)
+        body = {"service_code": "SJ0102", "lat": lat, "long": lon}
+        codes = [client.post(f"{BASE}/requests.json", data=body).status_code for _ in range(4)]
+    assert codes == [201, 201, 201, 429]
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM event")).scalar_one() == 3

@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from app.api.deps import EngineDep, LanguageDep, SettingsDep, language_of
+from app.api.ratelimit import limit_public_writes
 from app.errors import DomainError, InvalidInputError, NotFoundError
 from app.services import open311 as service
 
@@ -201,6 +202,7 @@ def read_service_definition(
     summary="提交服务请求（上报案件）/ post a service request",
 )
 def create_request(
+    _: Annotated[None, Depends(limit_public_writes)],
     fields: Annotated[dict, Depends(intake_fields)],
     fmt: FormatDep,
     engine: EngineDep,
