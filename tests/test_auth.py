@@ -74,6 +74,26 @@ def test_every_write_endpoint_refuses_the_wrong_role(world):
         assert r.headers["content-type"] == PROBLEM and "required_roles" in r.json()
 
 
+def test_every_write_endpoint_refuses_every_role_it_does_not_name(world):
+    """The full endpoint × role matrix: each write endpoint names the roles it admits (in its
+    403 answer); every other role is refused too. Admins pass everywhere by design."""
+    client, settings, _ = world
+    from app.db.models import ROLES
+
+    headers = {role: auth.headers(settings, role, unit_code="U-HW" if role == "handler" else None)
+               for role in ROLES if role != "admin"}
+    checked = 0
+    for method, path in _writes(client):
+        allowed = client.request(method, path, json={}, headers=headers["analyst"]).json()["required_roles"]
+        for role, header in headers.items():
+            if role in allowed:
+                continue
+            r = client.request(method, path, json={}, headers=header)
+            assert r.status_code == 403, (method, path, role, r.status_code)
+            checked += 1
+    assert checked > 50
+
+
 @pytest.mark.parametrize("token", ["garbage", "expired", "foreign"])
 def test_bad_tokens_are_401(world, token):
     client, settings, _ = world

@@ -58,7 +58,7 @@ def evaluate(
         if service.write_xlsx(result, target):
             typer.echo(f"wrote {len(result['rows'])} rows to {target}")
             return
-        # openpyxl is not a dependency: fall back to CSV, which every spreadsheet opens.
+        # openpyxl missing from a slim install: fall back to CSV, which every spreadsheet opens.
         format_, out = "csv", target.with_suffix(".csv")
         typer.echo(f"openpyxl is not installed: writing CSV to {out} instead", err=True)
     text = service.to_csv(result) if format_ == "csv" else service.to_markdown(result)
