@@ -128,7 +128,7 @@ def sjoin_codes(grids: gpd.GeoDataFrame, lon, lat) -> tuple[np.ndarray, float]:
     return by_rank[best], seconds
 
 
-def api_latency(url: str, points: np.ndarray, home: Path) -> dict:
+def api_latency(url: str, points: np.ndarray, home: Path, workers: int = 1) -> dict:
     """Start uvicorn on the bench database; measure POST /events at 1/10/50 clients."""
     port = 18000 + os.getpid() % 1000
     env = {
@@ -144,6 +144,8 @@ def api_latency(url: str, points: np.ndarray, home: Path) -> dict:
             "uvicorn",
             "app.main:create_app",
             "--factory",
+            "--workers",
+            str(workers),
             "--port",
             str(port),
             "--log-level",
@@ -228,6 +230,23 @@ def api_latency(url: str, points: np.ndarray, home: Path) -> dict:
     return results
 
 
+def _api_only(args) -> int:
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import _server_url
+
+    url = make_url(_server_url()).set(database=f"citygrid_bench_{args.grids}").render_as_string(
+        hide_password=False)
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        points = np.array(conn.execute(text(
+            "SELECT ST_X(geom), ST_Y(geom) FROM event TABLESAMPLE SYSTEM (1) LIMIT 5000")).all())
+    engine.dispose()
+    for label, values in api_latency(url, points, Path(tempfile.mkdtemp()), args.workers).items():
+        print(f"{label:48} {json.dumps(values) if isinstance(values, dict) else values}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench assign", description=__doc__.splitlines()[0]
@@ -241,7 +260,12 @@ def main(argv: list[str] | None = None) -> int:
         help="events for the full import step (default: all)",
     )
     parser.add_argument("--skip-api", action="store_true")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--api-only", action="store_true",
+                        help="only the API latency, on the database an earlier run left")
     args = parser.parse_args(argv)
+    if args.api_only:
+        return _api_only(args)
 
     print(f"== assignment benchmark: {args.grids:,} grids, {args.events:,} events ==", flush=True)
     district, gen_s = _timed(
@@ -326,7 +350,9 @@ def main(argv: list[str] | None = None) -> int:
     api = (
         {}
         if args.skip_api
-        else api_latency(url, np.column_stack([lon, lat]), Path(tempfile.mkdtemp()))
+        else api_latency(
+            url, np.column_stack([lon, lat]), Path(tempfile.mkdtemp()), args.workers
+        )
     )
     engine.dispose()
 
