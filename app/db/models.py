@@ -255,7 +255,7 @@ class Event(Base):
             postgresql_where=text("status NOT IN ('closed', 'voided')"),
         ),
         Index(
-            "ix_event_open_geom", "geom", postgresql_using="gist",
+            "ix_event_open_geom", "geom", "reported_at", postgresql_using="gist",
             postgresql_where=text("status NOT IN ('closed', 'voided')"),
         ),
     )

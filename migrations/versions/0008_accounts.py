@@ -46,9 +46,11 @@ CREATE TABLE audit_log (
 );
 CREATE INDEX ix_audit_log_at ON audit_log (at);
 
--- Possible duplicates are searched among open cases only: a small spatial index over them
--- answers in microseconds where the full event index must wade through a year of cases.
-CREATE INDEX ix_event_open_geom ON event USING gist (geom) WHERE status NOT IN ('closed', 'voided');
+-- Possible duplicates are open cases near the point reported in the last days: one GiST
+-- index over (place, time) of open cases (btree_gist supplies the time part) answers that
+-- without wading through every open case ever reported at a busy corner.
+CREATE INDEX ix_event_open_geom ON event USING gist (geom, reported_at)
+    WHERE status NOT IN ('closed', 'voided');
 """
 
 
