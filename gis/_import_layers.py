@@ -33,9 +33,39 @@ ANY_SHAPE = ("Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", 
 AREA_LEVELS = {6: "district", 9: "subdistrict", 12: "community"}
 UNIT_KINDS = ("department", "subdistrict_office", "contractor", "command_centre")
 STREET_GRADES = ("严管街", "控制街", "标准街")
-GRADE_ALIASES = {"strict": "严管街", "control": "控制街", "controlled": "控制街",
-                 "standard": "标准街"}
+GRADE_ALIASES = {
+    "strict": "严管街",
+    "control": "控制街",
+    "controlled": "控制街",
+    "standard": "标准街",
+}
 COMPONENT_STATUSES = ("in_service", "damaged", "missing", "occupied", "retired")
+# A census's own condition words (case, spaces and underscores ignored) -> status.
+STATUS_ALIASES = {
+    **{s.replace("_", " "): s for s in COMPONENT_STATUSES},
+    **dict.fromkeys(
+        ("existing", "active", "in use", "normal", "good", "to be removed", "正常", "完好", "在用"),
+        "in_service",
+    ),
+    **dict.fromkeys(
+        (
+            "out of service",
+            "temp out of service",
+            "temporarily out of service",
+            "破损",
+            "损坏",
+            "故障",
+        ),
+        "damaged",
+    ),
+    **dict.fromkeys(("lost", "stolen", "丢失", "缺失"), "missing"),
+    **dict.fromkeys(("blocked", "占用", "被占"), "occupied"),
+    **dict.fromkeys(
+        ("removed", "permanently removed", "abandoned", "decommissioned", "注销", "拆除", "报废"),
+        "retired",
+    ),
+}
+PLANNING_STATES = ("proposed", "planned", "approved", "pending", "rejected", "规划", "拟建")
 CLASS_DIGITS = {"2013": 4, "2026": 5}
 
 
@@ -52,24 +82,47 @@ class LayerSpec:
 
 
 SPECS: Mapping[str, LayerSpec] = {
-    "areas": LayerSpec(("code", "level", "parent_code", "name", "name_en"), ("code", "name"),
-                       POLYGONS),
-    "units": LayerSpec(("code", "name", "name_en", "kind", "contact", "phone", "area_code"),
-                       ("code", "name", "kind")),
-    "grids": LayerSpec(("code", "community_code", "name", "unit_code", "supervisor", "valid_from"),
-                       ("code",),
-                       POLYGONS),
-    "streets": LayerSpec(("street_name", "street_name_en", "grade", "district_code", "source_id"),
-                         ("street_name",), LINES,
-                         aliases={"street_name": ("name",), "street_name_en": ("name_en",)}),
-    "components": LayerSpec(("identifier", "class_code", "owner_unit_code", "maintainer_unit_code",
-                             "status", "district_code"), (), ANY_SHAPE,
-                            defaults={"status": "in_service"}, keep_extra=True),
+    "areas": LayerSpec(
+        ("code", "level", "parent_code", "name", "name_en"), ("code", "name"), POLYGONS
+    ),
+    "units": LayerSpec(
+        ("code", "name", "name_en", "kind", "contact", "phone", "area_code"),
+        ("code", "name", "kind"),
+    ),
+    "grids": LayerSpec(
+        ("code", "community_code", "name", "unit_code", "supervisor", "valid_from"),
+        ("code",),
+        POLYGONS,
+    ),
+    "streets": LayerSpec(
+        ("street_name", "street_name_en", "grade", "district_code", "source_id"),
+        ("street_name",),
+        LINES,
+        aliases={"street_name": ("name",), "street_name_en": ("name_en",)},
+    ),
+    # source_id: the source's own id of a feature, the key of idempotent re-imports
+    "components": LayerSpec(
+        (
+            "identifier",
+            "class_code",
+            "owner_unit_code",
+            "maintainer_unit_code",
+            "status",
+            "district_code",
+            "source_id",
+        ),
+        (),
+        ANY_SHAPE,
+        defaults={"status": "in_service"},
+        keep_extra=True,
+    ),
 }
 
 
 def map_columns(
-    frame: gpd.GeoDataFrame, spec: LayerSpec, mapping: Mapping[str, str],
+    frame: gpd.GeoDataFrame,
+    spec: LayerSpec,
+    mapping: Mapping[str, str],
     defaults: Mapping[str, str],
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame, list[Issue]]:
     """Rename source columns to ``spec``'s fields: (fields frame, other columns, issues).
@@ -78,9 +131,16 @@ def map_columns(
     of the same name (case-insensitive) or an alias; ``defaults`` fill absent fields and
     empty cells. A missing required field is one file-level issue naming what is there.
     """
-    issues = [Issue(None, f"column {source!r} (given for {target}) not found; available "
-                          f"columns: {_available(frame)}", source)
-              for target, source in mapping.items() if source not in frame.columns]
+    issues = [
+        Issue(
+            None,
+            f"column {source!r} (given for {target}) not found; available "
+            f"columns: {_available(frame)}",
+            source,
+        )
+        for target, source in mapping.items()
+        if source not in frame.columns
+    ]
     lower = {str(c).lower(): c for c in frame.columns if c not in ("geometry", ROW)}
     sources = {t: s for t, s in mapping.items() if s in frame.columns}
     for target in spec.fields:
@@ -90,15 +150,23 @@ def map_columns(
     out = gpd.GeoDataFrame({ROW: frame[ROW]}, geometry=frame.geometry, crs=frame.crs)
     fill = {**spec.defaults, **defaults}
     for target in spec.fields:
-        values = (as_text(frame[sources[target]]) if target in sources
-                  else pd.Series([None] * len(frame), index=frame.index, dtype=object))
+        values = (
+            as_text(frame[sources[target]])
+            if target in sources
+            else pd.Series([None] * len(frame), index=frame.index, dtype=object)
+        )
         if target in fill and fill[target] is not None:
             values = values.where(values.notna(), str(fill[target]))
         out[target] = values
     missing = [f for f in spec.required if f not in sources and f not in fill and f not in mapping]
     if missing:
-        issues.append(Issue(None, f"missing required column(s) {', '.join(missing)}; "
-                                  f"available columns: {_available(frame)}"))
+        issues.append(
+            Issue(
+                None,
+                f"missing required column(s) {', '.join(missing)}; "
+                f"available columns: {_available(frame)}",
+            )
+        )
     used = set(sources.values()) | {ROW, frame.geometry.name}
     extra = frame[[c for c in frame.columns if c not in used]] if spec.keep_extra else None
     return out, pd.DataFrame(extra), issues
@@ -109,8 +177,9 @@ def required_values(frame: pd.DataFrame, spec: LayerSpec) -> list[Issue]:
     issues = []
     for column in spec.required:
         empty = frame[column].isna().to_numpy()
-        issues += [Issue(int(r), f"{column} is empty (required)", column)
-                   for r in frame[ROW][empty]]
+        issues += [
+            Issue(int(r), f"{column} is empty (required)", column) for r in frame[ROW][empty]
+        ]
     return issues
 
 
@@ -118,8 +187,12 @@ def check_areas(
     frame: gpd.GeoDataFrame, stored: Mapping[str, str]
 ) -> tuple[gpd.GeoDataFrame, list[Issue]]:
     """Codes, levels and parents of areas; ``stored`` maps existing area codes to levels."""
-    issues = pattern_issues(frame, "code", r"\d{6}|\d{9}|\d{12}",
-                            "6 (district), 9 (sub-district) or 12 (community) digits")
+    issues = pattern_issues(
+        frame,
+        "code",
+        r"\d{6}|\d{9}|\d{12}",
+        "6 (district), 9 (sub-district) or 12 (community) digits",
+    )
     code = frame["code"]
     ok = code.notna() & code.fillna("").str.fullmatch(r"\d{6}|\d{9}|\d{12}")
     length = code.fillna("").str.len()
@@ -127,30 +200,50 @@ def check_areas(
     issues += choice_issues(frame, "level", AREA_LEVELS.values())
     level = frame["level"]
     clash = ok & level.notna() & level.isin(list(AREA_LEVELS.values())) & (level != inferred)
-    issues += [Issue(int(r), f"level {lv!r} does not match the {len(c)}-digit code {c} "
-                             f"(expected {inf})", "level")
-               for r, lv, c, inf in zip(frame[ROW][clash], level[clash], code[clash],
-                                        inferred[clash], strict=True)]
+    issues += [
+        Issue(
+            int(r),
+            f"level {lv!r} does not match the {len(c)}-digit code {c} (expected {inf})",
+            "level",
+        )
+        for r, lv, c, inf in zip(
+            frame[ROW][clash], level[clash], code[clash], inferred[clash], strict=True
+        )
+    ]
     parent = pd.Series(None, index=frame.index, dtype=object)
     parent[ok & (length == 9)] = code[ok & (length == 9)].str[:6]
     parent[ok & (length == 12)] = code[ok & (length == 12)].str[:9]
     given = frame["parent_code"]
     wrong = ok & given.notna() & (given != parent.fillna(""))
-    issues += [Issue(int(r), f"parent_code {g!r} does not fit code {c} (expected "
-                             f"{p or 'none for a district'})", "parent_code")
-               for r, g, c, p in zip(frame[ROW][wrong], given[wrong], code[wrong],
-                                     parent[wrong], strict=True)]
+    issues += [
+        Issue(
+            int(r),
+            f"parent_code {g!r} does not fit code {c} (expected {p or 'none for a district'})",
+            "parent_code",
+        )
+        for r, g, c, p in zip(
+            frame[ROW][wrong], given[wrong], code[wrong], parent[wrong], strict=True
+        )
+    ]
     frame = frame.assign(level=inferred.where(ok, level), parent_code=parent)
     known = set(stored) | set(code[ok])
-    issues += unknown_issues(frame, "parent_code", known, "parent area",
-                             "not in admin_area nor in this file", mask=ok & ~wrong)
+    issues += unknown_issues(
+        frame,
+        "parent_code",
+        known,
+        "parent area",
+        "not in admin_area nor in this file",
+        mask=ok & ~wrong,
+    )
     issues += duplicate_issues(frame, "code")
     issues += existing_issues(frame, "code", set(stored), "admin_area")
     return frame, issues
 
 
 def check_units(
-    frame: pd.DataFrame, areas: Mapping[str, str], stored: Collection[str],
+    frame: pd.DataFrame,
+    areas: Mapping[str, str],
+    stored: Collection[str],
     offices: Collection[str],
 ) -> tuple[pd.DataFrame, list[Issue]]:
     """Units: kinds, area references and one office per sub-district (属地兜底 needs one)."""
@@ -159,25 +252,42 @@ def check_units(
     issues += unknown_issues(frame, "area_code", set(areas), "area", "not in admin_area")
     office = (frame["kind"] == "subdistrict_office").to_numpy()
     area = frame["area_code"]
-    not_sub = office & area.notna().to_numpy() & area.isin(list(areas)).to_numpy() & (
-        area.map(areas) != "subdistrict").to_numpy()
+    not_sub = (
+        office
+        & area.notna().to_numpy()
+        & area.isin(list(areas)).to_numpy()
+        & (area.map(areas) != "subdistrict").to_numpy()
+    )
     no_area = office & area.isna().to_numpy()
-    issues += [Issue(int(r), "a subdistrict_office needs area_code = its 9-digit sub-district",
-                     "area_code") for r in frame[ROW][no_area | not_sub]]
+    issues += [
+        Issue(
+            int(r), "a subdistrict_office needs area_code = its 9-digit sub-district", "area_code"
+        )
+        for r in frame[ROW][no_area | not_sub]
+    ]
     offices_in_file = frame[office]
-    issues += [Issue(i.row, f"a second subdistrict_office for area {v} in the file", "area_code")
-               for i, v in _dups(offices_in_file, "area_code")]
+    issues += [
+        Issue(i.row, f"a second subdistrict_office for area {v} in the file", "area_code")
+        for i, v in _dups(offices_in_file, "area_code")
+    ]
     taken = office & area.isin(list(offices)).to_numpy()
-    issues += [Issue(int(r), f"sub-district {a} already has a subdistrict_office", "area_code")
-               for r, a in zip(frame[ROW][taken], area[taken], strict=True)]
+    issues += [
+        Issue(int(r), f"sub-district {a} already has a subdistrict_office", "area_code")
+        for r, a in zip(frame[ROW][taken], area[taken], strict=True)
+    ]
     issues += duplicate_issues(frame, "code")
     issues += existing_issues(frame, "code", stored, "responsible_unit")
     return frame, issues
 
 
 def check_grids(
-    frame: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, stored: Collection[str],
-    units: Collection[str], *, max_outside_m2: float = 1.0, max_outside_ratio: float = 0.005,
+    frame: gpd.GeoDataFrame,
+    communities: gpd.GeoDataFrame,
+    stored: Collection[str],
+    units: Collection[str],
+    *,
+    max_outside_m2: float = 1.0,
+    max_outside_ratio: float = 0.005,
 ) -> tuple[gpd.GeoDataFrame, list[Issue]]:
     """Grid codes, their community (stored, and containing the grid) and unit references.
 
@@ -185,28 +295,45 @@ def check_grids(
     ``stored`` the codes of current grids; ``units`` the known unit codes. The tolerances
     go to :func:`gis.validate.outside_issues`.
     """
-    issues = pattern_issues(frame, "code", r"\d{15}",
-                            "15 digits (community 12 + sequence 3)")
+    issues = pattern_issues(frame, "code", r"\d{15}", "15 digits (community 12 + sequence 3)")
     code = frame["code"]
     ok = (code.notna() & code.fillna("").str.fullmatch(r"\d{15}")).to_numpy()
     inferred = code.str[:12].where(ok, None)
     given = frame["community_code"]
     clash = ok & given.notna().to_numpy() & (given != inferred).to_numpy()
-    issues += [Issue(int(r), f"community_code {g!r} must equal the first 12 digits of code {c}",
-                     "community_code")
-               for r, g, c in zip(frame[ROW][clash], given[clash], code[clash], strict=True)]
+    issues += [
+        Issue(
+            int(r),
+            f"community_code {g!r} must equal the first 12 digits of code {c}",
+            "community_code",
+        )
+        for r, g, c in zip(frame[ROW][clash], given[clash], code[clash], strict=True)
+    ]
     frame = frame.assign(community_code=given.where(given.notna(), inferred))
     known = set(communities["code"])
-    issues += unknown_issues(frame, "community_code", known, "community",
-                             "not stored in admin_area at level community", mask=~clash)
+    issues += unknown_issues(
+        frame,
+        "community_code",
+        known,
+        "community",
+        "not stored in admin_area at level community",
+        mask=~clash,
+    )
     issues += unknown_issues(frame, "unit_code", units, "unit", "not in responsible_unit")
     issues += duplicate_issues(frame, "code")
     issues += existing_issues(frame, "code", stored, "grid (a current grid has this code)")
     issues += _timestamp_issues(frame, "valid_from")
-    inside = usable_geometry(frame.geometry, POLYGONS) & frame["community_code"].isin(
-        list(known)).to_numpy() & ~clash
-    issues += outside_issues(frame[inside], communities.to_crs(frame.crs),
-                             max_outside_m2=max_outside_m2, max_outside_ratio=max_outside_ratio)
+    inside = (
+        usable_geometry(frame.geometry, POLYGONS)
+        & frame["community_code"].isin(list(known)).to_numpy()
+        & ~clash
+    )
+    issues += outside_issues(
+        frame[inside],
+        communities.to_crs(frame.crs),
+        max_outside_m2=max_outside_m2,
+        max_outside_ratio=max_outside_ratio,
+    )
     return frame, issues
 
 
@@ -221,8 +348,14 @@ def _timestamp_issues(frame: pd.DataFrame, column: str) -> list[Issue]:
         except (ValueError, TypeError):
             ok = False
         if not ok:
-            issues.append(Issue(int(r), f"{column} {value!r} is not a date-time with a UTC offset "
-                                        "(e.g. 2025-01-01T00:00:00+08:00)", column))
+            issues.append(
+                Issue(
+                    int(r),
+                    f"{column} {value!r} is not a date-time with a UTC offset "
+                    "(e.g. 2025-01-01T00:00:00+08:00)",
+                    column,
+                )
+            )
     return issues
 
 
@@ -233,8 +366,9 @@ def check_streets(
     grade = frame["grade"].map(lambda g: None if g is None else GRADE_ALIASES.get(g.lower(), g))
     frame = frame.assign(grade=grade)
     issues = choice_issues(frame, "grade", STREET_GRADES)
-    issues += unknown_issues(frame, "district_code", districts, "district",
-                             "not in admin_area at level district")
+    issues += unknown_issues(
+        frame, "district_code", districts, "district", "not in admin_area at level district"
+    )
     issues += duplicate_issues(frame, "source_id")
     issues += existing_issues(frame, "source_id", stored_sources, "street_segment")
     return frame, issues
@@ -250,35 +384,96 @@ def check_component_classes(
     digits = CLASS_DIGITS[scheme]
     size = digits + 12
     if frame["identifier"].isna().all() and frame["class_code"].isna().all():
-        return frame, [Issue(None, "neither identifier nor class_code given: map one of them "
-                                   "or set a class_code default")]
-    issues = pattern_issues(frame, "identifier", rf"\d{{{size}}}",
-                            f"{size} digits (admin 6 + class {digits} + sequence 6) "
-                            f"for the {scheme} scheme")
+        return frame, [
+            Issue(
+                None,
+                "neither identifier nor class_code given: map one of them "
+                "or set a class_code default",
+            )
+        ]
+    issues = pattern_issues(
+        frame,
+        "identifier",
+        rf"\d{{{size}}}",
+        f"{size} digits (admin 6 + class {digits} + sequence 6) for the {scheme} scheme",
+    )
     ident = frame["identifier"]
     ok = (ident.notna() & ident.fillna("").str.fullmatch(rf"\d{{{size}}}")).to_numpy()
-    derived = ident.str[6:6 + digits].where(ok, None)
+    derived = ident.str[6 : 6 + digits].where(ok, None)
     given = frame["class_code"]
     clash = ok & given.notna().to_numpy() & (given != derived).to_numpy()
-    issues += [Issue(int(r), f"class_code {g!r} differs from the class {d} inside identifier "
-                             f"{i}", "class_code")
-               for r, g, d, i in zip(frame[ROW][clash], given[clash], derived[clash],
-                                     ident[clash], strict=True)]
+    issues += [
+        Issue(
+            int(r),
+            f"class_code {g!r} differs from the class {d} inside identifier {i}",
+            "class_code",
+        )
+        for r, g, d, i in zip(
+            frame[ROW][clash], given[clash], derived[clash], ident[clash], strict=True
+        )
+    ]
     frame = frame.assign(class_code=given.where(given.notna(), derived))
     need = frame["class_code"].isna().to_numpy() & ident.isna().to_numpy()
-    issues += [Issue(int(r), "no identifier and no class_code: one is required", "class_code")
-               for r in frame[ROW][need]]
-    issues += pattern_issues(frame, "class_code", rf"\d{{{digits}}}",
-                             f"{digits} digits for the {scheme} scheme")
-    issues += unknown_issues(frame, "class_code", classes, "component class",
-                             f"not in the {scheme} classification", mask=~clash)
-    issues += choice_issues(frame, "status", COMPONENT_STATUSES)
-    return frame, issues
+    issues += [
+        Issue(int(r), "no identifier and no class_code: one is required", "class_code")
+        for r in frame[ROW][need]
+    ]
+    issues += pattern_issues(
+        frame, "class_code", rf"\d{{{digits}}}", f"{digits} digits for the {scheme} scheme"
+    )
+    issues += unknown_issues(
+        frame,
+        "class_code",
+        classes,
+        "component class",
+        f"not in the {scheme} classification",
+        mask=~clash,
+    )
+    status, more = component_statuses(frame)
+    return frame.assign(status=status), issues + more
+
+
+def component_statuses(frame: pd.DataFrame) -> tuple[pd.Series, list[Issue]]:
+    """The ``status`` column in CityGrid's words, and issues for the values that have none.
+
+    Census files describe condition in their own words ("In Service", "Permanently Removed",
+    破损…): :data:`STATUS_ALIASES` translates the common ones. Planning states (proposed,
+    approved…) describe no facility in public space yet and are refused.
+
+    Examples
+    --------
+    >>> component_statuses(pd.DataFrame({"_row": [1, 2], "status": ["Out of Service", None]}))
+    (0    damaged
+    1       None
+    Name: status, dtype: object, [])
+    """
+    raw = frame["status"]
+    key = raw.str.casefold().str.replace(r"[\s_-]+", " ", regex=True).str.strip()
+    status = key.map(STATUS_ALIASES).astype(object)
+    status = status.where(raw.notna(), None)
+    bad = raw.notna().to_numpy() & status.isna().to_numpy()
+    issues = []
+    for r, v, k in zip(frame[ROW][bad], raw[bad], key[bad], strict=True):
+        why = (
+            " (a planning state: a census holds only features that exist; filter the planned "
+            "ones out)"
+            if k in PLANNING_STATES
+            else ""
+        )
+        issues.append(
+            Issue(
+                int(r), f"status {v!r} is not one of {', '.join(COMPONENT_STATUSES)}{why}", "status"
+            )
+        )
+    return status, issues
 
 
 def assign_identifiers(
-    frame: gpd.GeoDataFrame, district: pd.Series, scheme: str,
-    last_sequence: Mapping[tuple[str, str], int], located=None,
+    frame: gpd.GeoDataFrame,
+    district: pd.Series,
+    scheme: str,
+    last_sequence: Mapping[tuple[str, str], int],
+    located=None,
 ) -> tuple[gpd.GeoDataFrame, list[Issue]]:
     """Fill empty identifiers: district + class + next sequence per (district, class).
 
@@ -288,35 +483,44 @@ def assign_identifiers(
     """
     digits = CLASS_DIGITS[scheme]
     ident = frame["identifier"]
-    todo = ident.isna().to_numpy() & frame["class_code"].fillna("").str.fullmatch(
-        rf"\d{{{digits}}}").to_numpy()
+    todo = (
+        ident.isna().to_numpy()
+        & frame["class_code"].fillna("").str.fullmatch(rf"\d{{{digits}}}").to_numpy()
+    )
     lost = todo & district.isna().to_numpy()
     if located is not None:
         lost &= np.asarray(located, bool)
-    issues = [Issue(int(r), "no district in admin_area contains this component; "
-                            "give district_code", "district_code")
-              for r in frame[ROW][lost]]
+    issues = [
+        Issue(
+            int(r),
+            "no district in admin_area contains this component; give district_code",
+            "district_code",
+        )
+        for r in frame[ROW][lost]
+    ]
     todo &= district.notna().to_numpy()
     if not todo.any():
         return frame, issues
     given = ident.dropna()
     given = given[given.str.fullmatch(rf"\d{{{digits + 12}}}")]
     start = dict(last_sequence)
-    for key, seq in zip(zip(given.str[:6], given.str[6:6 + digits], strict=True),
-                        given.str[-6:].astype(int), strict=True):
+    for key, seq in zip(
+        zip(given.str[:6], given.str[6 : 6 + digits], strict=True),
+        given.str[-6:].astype(int),
+        strict=True,
+    ):
         start[key] = max(start.get(key, 0), seq)
-    keys = pd.DataFrame({"d": district[todo].to_numpy(),
-                         "c": frame["class_code"][todo].to_numpy()})
+    keys = pd.DataFrame({"d": district[todo].to_numpy(), "c": frame["class_code"][todo].to_numpy()})
     base = np.array([start.get((d, c), 0) for d, c in zip(keys["d"], keys["c"], strict=True)])
     seq = base + keys.groupby(["d", "c"]).cumcount().to_numpy() + 1
     new = keys["d"] + keys["c"] + pd.Series(seq).map("{:06d}".format)
     ident = ident.copy()
     ident[todo] = new.to_numpy()
     over = seq > 999_999
-    issues += [Issue(int(r), f"sequence exhausted for district {d} class {c} (max 999999)",
-                     "identifier")
-               for r, d, c in zip(frame[ROW][todo][over], keys["d"][over], keys["c"][over],
-                                  strict=True)]
+    issues += [
+        Issue(int(r), f"sequence exhausted for district {d} class {c} (max 999999)", "identifier")
+        for r, d, c in zip(frame[ROW][todo][over], keys["d"][over], keys["c"][over], strict=True)
+    ]
     return frame.assign(identifier=ident), issues
 
 
@@ -325,11 +529,239 @@ def check_component_refs(
 ) -> list[Issue]:
     """Unit references, identifiers repeated in the file and identifiers already stored."""
     issues = unknown_issues(frame, "owner_unit_code", units, "unit", "not in responsible_unit")
-    issues += unknown_issues(frame, "maintainer_unit_code", units, "unit",
-                             "not in responsible_unit")
+    issues += unknown_issues(
+        frame, "maintainer_unit_code", units, "unit", "not in responsible_unit"
+    )
     issues += duplicate_issues(frame, "identifier")
     issues += existing_issues(frame, "identifier", stored, "component")
     return issues
+
+
+# -- component census: class maps, import keys, re-imports ------------------------------------
+
+CLASS_MAP_COLUMNS = ("layer", "column", "value", "class_code", "source_id_column")
+GEOMETRY_FAMILY = {
+    "Point": "Point",
+    "MultiPoint": "Point",
+    "LineString": "LineString",
+    "MultiLineString": "LineString",
+    "Polygon": "Polygon",
+    "MultiPolygon": "Polygon",
+}
+
+
+@dataclass(frozen=True)
+class ClassMap:
+    """Class codes of one source layer: one class, or by the values of one column."""
+
+    column: str | None = None  # the source column holding the values (None: one class)
+    classes: Mapping[str, str] = field(default_factory=dict)  # casefolded value -> class
+    default: str | None = None  # class of rows whose value is not listed (or of every row)
+    source_id_column: str | None = None  # the source's own feature id, the re-import key
+
+
+def class_map_for(table: pd.DataFrame, layer: str, column: str | None = None) -> ClassMap:
+    """The rows of a class-map table that apply to ``layer``, as a :class:`ClassMap`.
+
+    The table has ``value`` and ``class_code`` columns and optionally ``layer`` (blank: every
+    layer), ``column`` (the source column of the values, else ``column``) and
+    ``source_id_column``. A row with a blank value gives the class of the values not listed,
+    or, when there is no column, of the whole layer. Values match case-insensitively.
+    Raises ValueError when the table cannot be used for ``layer``.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"value": ["BB", ""], "class_code": ["0305", "0305"]})
+    >>> class_map_for(t, "barrels", "TYPE").classes
+    {'bb': '0305'}
+    """
+    table = table.rename(columns=lambda c: str(c).strip().lower())
+    missing = [c for c in ("value", "class_code") if c not in table.columns]
+    if missing:
+        raise ValueError(
+            f"the class map needs columns value and class_code (missing "
+            f"{', '.join(missing)}; has {', '.join(map(str, table.columns))})"
+        )
+    table = pd.DataFrame(
+        {
+            c: as_text(table[c])
+            if c in table.columns
+            else pd.Series([None] * len(table), dtype=object)
+            for c in CLASS_MAP_COLUMNS
+        }
+    )
+    rows = table[table["layer"].isna() | (table["layer"].str.casefold() == layer.casefold())]
+    if rows.empty:
+        layers = ", ".join(sorted(table["layer"].dropna().unique()))
+        raise ValueError(f"the class map has no rows for layer {layer!r} (layers: {layers})")
+    columns = set(rows["column"].dropna())
+    if len(columns) > 1:
+        raise ValueError(
+            f"the class map names several columns for layer {layer!r}: {', '.join(sorted(columns))}"
+        )
+    column = next(iter(columns), column)
+    listed = rows[rows["value"].notna()]
+    if len(listed) and column is None:
+        raise ValueError(
+            "the class map lists values but names no source column: "
+            "give --class-column (or a column in the map)"
+        )
+    keys = listed["value"].str.casefold()
+    clash = listed.groupby(keys.to_numpy())["class_code"].nunique()
+    if (clash > 1).any():
+        raise ValueError(
+            f"the class map gives several classes to value(s) "
+            f"{', '.join(clash[clash > 1].index)} of layer {layer!r}"
+        )
+    defaults = rows.loc[rows["value"].isna(), "class_code"].dropna().unique()
+    if len(defaults) > 1:
+        raise ValueError(f"the class map gives layer {layer!r} several default classes")
+    ids = rows["source_id_column"].dropna().unique()
+    if len(ids) > 1:
+        raise ValueError(f"the class map names several id columns for layer {layer!r}")
+    return ClassMap(
+        column=column,
+        classes=dict(zip(keys, listed["class_code"], strict=True)),
+        default=defaults[0] if len(defaults) else None,
+        source_id_column=ids[0] if len(ids) else None,
+    )
+
+
+def classes_from_map(frame: pd.DataFrame, cmap: ClassMap) -> tuple[pd.Series, list[Issue]]:
+    """The class code of every row of ``frame`` (with ``_row``) by ``cmap``, and issues."""
+    if cmap.column is None:
+        return pd.Series(cmap.default, index=frame.index, dtype=object), []
+    if cmap.column not in frame.columns:
+        return pd.Series(None, index=frame.index, dtype=object), [
+            Issue(
+                None,
+                f"class column {cmap.column!r} not found; available columns: {_available(frame)}",
+                cmap.column,
+            )
+        ]
+    values = as_text(frame[cmap.column])
+    codes = values.str.casefold().map(dict(cmap.classes)).astype(object)
+    if cmap.default is not None:
+        codes = codes.where(codes.notna(), cmap.default)
+    bad = codes.isna().to_numpy()
+    listed = ", ".join(sorted(cmap.classes)) or "(none)"
+    return codes, [
+        Issue(
+            int(r),
+            f"{cmap.column} value {v!r} has no class in the class map "
+            f"(listed: {listed}; add it or a default row)",
+            cmap.column,
+        )
+        for r, v in zip(frame[ROW][bad], values[bad], strict=True)
+    ]
+
+
+def geometry_fingerprints(geoms: gpd.GeoSeries) -> pd.Series:
+    """``geom:`` + MD5 of each geometry rounded to 1e-7 degrees (~1 cm); repeats get ``#2``…
+
+    The import key of features that carry no id of their own: re-reading the same file
+    gives the same keys, and identical features are told apart by their order.
+
+    Examples
+    --------
+    >>> from shapely import Point
+    >>> keys = geometry_fingerprints(gpd.GeoSeries([Point(1, 2), Point(1, 2)]))
+    >>> keys[1] == keys[0] + "#2"
+    True
+    """
+    import hashlib
+
+    import shapely
+
+    arr = np.asarray(geoms.values, dtype=object)
+    present = np.flatnonzero(~shapely.is_missing(arr))
+    # Hash the rounded coordinates (as integers, so -0.0 and 0.0 agree) plus the type: numpy
+    # does the rounding for all rows at once, only the per-row MD5 runs in Python.
+    coords, owner = shapely.get_coordinates(arr[present], return_index=True)
+    ints = np.round(coords * 1e7).astype(np.int64)
+    ends = np.cumsum(np.bincount(owner, minlength=len(present))) * 16
+    starts = np.concatenate([[0], ends[:-1]])
+    data, kinds = ints.tobytes(), shapely.get_type_id(arr[present])
+    found = pd.Series(
+        [
+            "geom:" + hashlib.md5(bytes([k]) + data[a:b]).hexdigest()
+            for k, a, b in zip(kinds.tolist(), starts.tolist(), ends.tolist(), strict=True)
+        ],
+        dtype=object,
+    )
+    dup = found.duplicated(keep=False).to_numpy()
+    if dup.any():
+        repeat = found[dup].groupby(found[dup].to_numpy()).cumcount().to_numpy() + 1
+        found[dup] = np.where(repeat > 1, found[dup] + "#" + repeat.astype(str), found[dup])
+    keys = pd.Series(None, index=geoms.index, dtype=object)
+    keys.iloc[present] = found.to_numpy()
+    return keys
+
+
+def import_keys(frame: gpd.GeoDataFrame) -> tuple[pd.Series, list[Issue]]:
+    """Each row's re-import key: its source_id, else its identifier, else its fingerprint."""
+    issues = duplicate_issues(frame, "source_id")
+    keys = frame["source_id"].where(frame["source_id"].notna(), frame["identifier"])
+    loose = keys.isna()
+    if loose.any():
+        keys = keys.copy()
+        keys[loose] = geometry_fingerprints(frame.geometry[loose])
+    return keys, issues
+
+
+def check_reimport(
+    frame: gpd.GeoDataFrame, keys: pd.Series, stored: pd.DataFrame
+) -> tuple[np.ndarray, list[Issue]]:
+    """Rows imported before under the same key: (rows to skip, issues for contradicting rows).
+
+    ``stored`` holds, indexed by the keys of this source layer, the ``identifier`` and
+    ``class_code`` of the component each key created. A row that says the same is skipped;
+    a row that names another class or identifier is an issue (a changed mapping must not
+    slip in silently).
+    """
+    if stored.empty:
+        return np.zeros(len(frame), bool), []
+    found = stored.reindex(keys.to_numpy())
+    was_id, was_cls = found["identifier"].to_numpy(), found["class_code"].to_numpy()
+    hit = found["identifier"].notna().to_numpy()
+    cls, ident = frame["class_code"].to_numpy(), frame["identifier"].to_numpy()
+    other_cls = hit & frame["class_code"].notna().to_numpy() & (cls != was_cls)
+    other_id = hit & ~other_cls & frame["identifier"].notna().to_numpy() & (ident != was_id)
+    rows = frame[ROW].to_numpy()
+    issues = [
+        Issue(
+            int(rows[i]),
+            f"imported before as component {was_id[i]} of class "
+            f"{was_cls[i]}; the file now says class {cls[i]}",
+            "class_code",
+        )
+        for i in np.flatnonzero(other_cls)
+    ]
+    issues += [
+        Issue(
+            int(rows[i]),
+            f"imported before as component {was_id[i]}; the file now says identifier {ident[i]}",
+            "identifier",
+        )
+        for i in np.flatnonzero(other_id)
+    ]
+    return hit & ~other_cls & ~other_id, issues
+
+
+def geometry_type_warnings(frame: gpd.GeoDataFrame, expected: Mapping[str, str]) -> list[str]:
+    """One warning per class whose rows are drawn otherwise than the class expects."""
+    family = frame.geometry.geom_type.map(GEOMETRY_FAMILY)
+    wanted = frame["class_code"].map(dict(expected))
+    off = family.notna() & wanted.notna() & (family != wanted)
+    counts = (
+        pd.DataFrame({"c": frame["class_code"][off], "w": wanted[off], "f": family[off]})
+        .value_counts()
+        .sort_index()
+    )
+    return [
+        f"class {c} expects {w}: {n} feature(s) are {f} (kept as drawn)"
+        for (c, w, f), n in counts.items()
+    ]
 
 
 def infer_numbers(extra: pd.DataFrame) -> pd.DataFrame:
@@ -360,8 +792,9 @@ def attributes_json(extra: pd.DataFrame) -> list[str]:
         return ["{}"] * len(extra)
     extra = extra.drop(columns=[c for c in extra.columns if str(c) == "geometry"])
     extra.columns = [str(c) for c in extra.columns]
-    text = extra.reset_index(drop=True).to_json(orient="records", lines=True, date_format="iso",
-                                                force_ascii=False, default_handler=str)
+    text = extra.reset_index(drop=True).to_json(
+        orient="records", lines=True, date_format="iso", force_ascii=False, default_handler=str
+    )
     lines = text.rstrip("\n").split("\n")
     return lines if len(extra) else []
 

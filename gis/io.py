@@ -90,8 +90,15 @@ def _read_csv(path: Path) -> pd.DataFrame:
     last: Exception | None = None
     for encoding in CSV_ENCODINGS:
         try:
-            return pd.read_csv(path, dtype=str, keep_default_na=False, sep=sep,
-                               encoding=encoding, compression="infer", skipinitialspace=True)
+            return pd.read_csv(
+                path,
+                dtype=str,
+                keep_default_na=False,
+                sep=sep,
+                encoding=encoding,
+                compression="infer",
+                skipinitialspace=True,
+            )
         except UnicodeDecodeError as exc:
             last = exc
         except pd.errors.EmptyDataError as exc:
@@ -114,8 +121,9 @@ def _shapefile_in_zip(path: Path, layer: str | None) -> str:
         if not names:
             raise SourceError(f"no shapefile named {layer!r} in the zip")
     if len(names) > 1:
-        raise SourceError(f"the zip holds several shapefiles ({', '.join(names)}); "
-                          "choose one with layer_name")
+        raise SourceError(
+            f"the zip holds several shapefiles ({', '.join(names)}); choose one with layer_name"
+        )
     return f"/vsizip/{path.resolve()}/{names[0]}"
 
 
@@ -127,8 +135,9 @@ def _gpkg_layer(path: Path, layer: str | None) -> str | None:
     if layer is not None and layer not in layers:
         raise SourceError(f"no layer {layer!r} in the GeoPackage; layers: {', '.join(layers)}")
     if layer is None and len(layers) > 1:
-        raise SourceError(f"the GeoPackage has several layers ({', '.join(layers)}); "
-                          "choose one with layer_name")
+        raise SourceError(
+            f"the GeoPackage has several layers ({', '.join(layers)}); choose one with layer_name"
+        )
     return layer
 
 
@@ -146,18 +155,21 @@ def _reproject(
     if source_crs:
         declared = _crs(source_crs)
         if frame.crs is not None and CRS.from_user_input(frame.crs) != declared:
-            warnings.append(f"source_crs {source_crs} overrides the file's CRS "
-                            f"{frame.crs.to_string()}")
+            warnings.append(
+                f"source_crs {source_crs} overrides the file's CRS {frame.crs.to_string()}"
+            )
         frame = frame.set_crs(declared, allow_override=True)
     if frame.crs is None:
         if required and has_geometry:
-            raise SourceError("the file declares no coordinate reference system; "
-                              "give source_crs (e.g. EPSG:4490)")
+            raise SourceError(
+                "the file declares no coordinate reference system; give source_crs (e.g. EPSG:4490)"
+            )
         return frame.set_crs(WGS84), []
     geographic = frame.crs.is_geographic
     frame = frame.to_crs(WGS84)
-    frame = frame.set_geometry(shapely.force_2d(np.asarray(frame.geometry.values, dtype=object)),
-                               crs=WGS84)
+    frame = frame.set_geometry(
+        shapely.force_2d(np.asarray(frame.geometry.values, dtype=object)), crs=WGS84
+    )
     return _out_of_range(frame, geographic)
 
 
@@ -169,14 +181,18 @@ def _out_of_range(
     with np.errstate(invalid="ignore"):
         bad = ~np.isnan(bounds[:, 0]) & ~(
             np.isfinite(bounds).all(axis=1)
-            & (bounds[:, 0] >= -180) & (bounds[:, 2] <= 180)
-            & (bounds[:, 1] >= -90) & (bounds[:, 3] <= 90)
+            & (bounds[:, 0] >= -180)
+            & (bounds[:, 2] <= 180)
+            & (bounds[:, 1] >= -90)
+            & (bounds[:, 3] <= 90)
         )
     if not bad.any():
         return frame, []
     hint = "is the declared CRS right?" if geographic else "the reprojection failed"
-    issues = [Issue(int(i) + 1, f"coordinates outside lon/lat range ({hint})", "geometry")
-              for i in np.flatnonzero(bad)]
+    issues = [
+        Issue(int(i) + 1, f"coordinates outside lon/lat range ({hint})", "geometry")
+        for i in np.flatnonzero(bad)
+    ]
     frame = frame.copy()
     frame.loc[bad, frame.geometry.name] = None
     return frame, issues
@@ -219,8 +235,9 @@ def _points(
             issues.append(Issue(i + 1, f"{name} {text.iloc[i]!r} is not a number", name))
         if geographic:
             for i in np.flatnonzero(np.abs(number) > limit):
-                issues.append(Issue(i + 1, f"{name} {number[i]:g} is outside "
-                                           f"[-{limit:g}, {limit:g}]", name))
+                issues.append(
+                    Issue(i + 1, f"{name} {number[i]:g} is outside [-{limit:g}, {limit:g}]", name)
+                )
             number[np.abs(number) > limit] = np.nan
         values[name] = number
     x, y = values[lon], values[lat]

@@ -94,7 +94,11 @@ def existing_issues(
 
 
 def unknown_issues(
-    frame: pd.DataFrame, column: str, known: Collection[str], what: str, where: str,
+    frame: pd.DataFrame,
+    column: str,
+    known: Collection[str],
+    what: str,
+    where: str,
     mask=None,
 ) -> list[Issue]:
     """Issues for non-empty ``column`` values not in ``known`` (an unresolved reference).
@@ -159,8 +163,9 @@ def geometry_issues(
         if missing[i] or empty[i]:
             reason = "geometry is missing or empty"
         elif wrong[i]:
-            reason = (f"geometry type {arr[i].geom_type} not allowed here; "
-                      f"expected {'/'.join(allowed)}")
+            reason = (
+                f"geometry type {arr[i].geom_type} not allowed here; expected {'/'.join(allowed)}"
+            )
         else:
             reason = f"invalid geometry: {shapely.is_valid_reason(arr[i])}"
         issues.append(Issue(row, reason, "geometry"))
@@ -255,6 +260,10 @@ def _rows(rows: list[int], limit: int = 5) -> str:
 
 
 _TYPE_IDS: Mapping[str, int] = {
-    "Point": 0, "LineString": 1, "Polygon": 3, "MultiPoint": 4,
-    "MultiLineString": 5, "MultiPolygon": 6,
+    "Point": 0,
+    "LineString": 1,
+    "Polygon": 3,
+    "MultiPoint": 4,
+    "MultiLineString": 5,
+    "MultiPolygon": 6,
 }

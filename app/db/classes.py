@@ -14,7 +14,8 @@ UPSERT = text(
             :geometry_type, :is_custom, :source)
     ON CONFLICT (scheme, kind, code) DO UPDATE SET
         major_code = EXCLUDED.major_code, major_name = EXCLUDED.major_name,
-        name = EXCLUDED.name, name_en = EXCLUDED.name_en, source = EXCLUDED.source
+        name = EXCLUDED.name, name_en = EXCLUDED.name_en, source = EXCLUDED.source,
+        geometry_type = EXCLUDED.geometry_type
     """
 )
 
@@ -57,3 +58,11 @@ def get_classes(conn: Connection, scheme: str, keys: set[tuple[str, str]]) -> di
         {"scheme": scheme, "kinds": list(kinds), "codes": list(codes)},
     ).mappings()
     return {(r["kind"], r["code"]): dict(r) for r in result}
+
+
+def component_geometry_types(conn: Connection, scheme: str) -> dict[str, str | None]:
+    """Component class codes of ``scheme`` with the geometry type each expects."""
+    result = conn.execute(
+        text("SELECT code, geometry_type FROM classification WHERE scheme = :s "
+             "AND kind = 'component'"), {"s": scheme})
+    return dict(result.all())

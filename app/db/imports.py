@@ -16,6 +16,8 @@ import pandas as pd
 import shapely
 from sqlalchemy import Connection, text
 
+from app.db.components import PLACE, place_params
+
 SRID = 4326
 CHUNK_ROWS = 50_000
 
@@ -73,22 +75,14 @@ def component_identifiers(conn: Connection, identifiers: Collection[str]) -> set
     return _present(conn, sql, identifiers)
 
 
-def last_sequences(
-    conn: Connection, scheme: str, districts: Collection[str], classes: Collection[str]
-) -> dict[tuple[str, str], int]:
-    """Highest stored identifier sequence per (district code, class code)."""
-    if not districts or not classes:
-        return {}
-    sql = """
-        SELECT left(identifier, 6), class_code, max(right(identifier, 6)::int)
-        FROM component
-        WHERE scheme = :scheme AND class_code = ANY(:classes)
-          AND left(identifier, 6) = ANY(:districts)
-        GROUP BY 1, 2
-    """
-    rows = conn.execute(text(sql), {"scheme": scheme, "classes": sorted(classes),
-                                    "districts": sorted(districts)})
-    return {(d, c): int(m) for d, c, m in rows}
+def imported_keys(conn: Connection, layer: str) -> pd.DataFrame:
+    """Every key imported from source ``layer``, with its component's identifier and class."""
+    rows = conn.execute(text("""
+        SELECT s.source_id, c.identifier, c.class_code
+        FROM component_source s JOIN component c ON c.id = s.component_id
+        WHERE s.source_layer = :layer"""), {"layer": layer}).all()
+    return pd.DataFrame([tuple(r) for r in rows], columns=["key", "identifier", "class_code"]
+                        ).set_index("key")
 
 
 def _present(conn: Connection, sql: str, values: Collection[str]) -> set[str]:
@@ -177,49 +171,72 @@ def write_streets(
     return segments, sum(created), len(created) - sum(created)
 
 
-# Grid: the current grid covering the component's point on surface, smallest code on shared
-# boundaries. Street: the nearest segment within 50 m on the spheroid; the ST_Expand box
-# (0.0006° ≈ 66 m of latitude, widened for longitude) only lets the GiST index prefilter.
+# Grid and street come placed from the service (``grid_code``/``street_id`` staged) or are
+# found here by components.PLACE; the source key and an 'imported' history row are written
+# in the same statement. One statement per chunk of rows, so a progress bar moves.
 INSERT_COMPONENTS = """
 WITH inserted AS (
     INSERT INTO component (identifier, scheme, kind, class_code, geom, grid_code, street_id,
                            owner_unit_id, maintainer_unit_id, status, attributes)
-    SELECT t.identifier, :scheme, 'component', t.class_code, t.geom, g.code, st.street_id,
+    SELECT t.identifier, :scheme, 'component', t.class_code, t.geom, {place_columns},
            o.id, m.id, t.status, t.attributes
-    FROM (SELECT *, ST_PointOnSurface(geom) AS pt FROM import_component) t
+    FROM (SELECT *, ST_PointOnSurface(geom) AS pt FROM import_component
+          WHERE row_no >= :lo AND row_no < :hi) t
     LEFT JOIN responsible_unit o ON o.code = t.owner_unit_code
     LEFT JOIN responsible_unit m ON m.code = t.maintainer_unit_code
-    LEFT JOIN LATERAL (
-        SELECT code FROM grid
-        WHERE valid_to IS NULL AND ST_Covers(grid.geom, t.pt) ORDER BY code LIMIT 1
-    ) g ON true
-    LEFT JOIN LATERAL (
-        SELECT s.street_id FROM street_segment s
-        WHERE s.geom && ST_Expand(t.geom, 0.0006 / greatest(cos(radians(ST_Y(t.pt))), 0.01), 0.0006)
-          AND ST_DWithin(s.geom::geography, t.geom::geography, 50)
-        ORDER BY ST_Distance(s.geom::geography, t.geom::geography), s.id LIMIT 1
-    ) st ON true
+    {place}
     ORDER BY t.row_no
-    RETURNING grid_code, street_id
+    RETURNING id, identifier, grid_code, street_id
+), keys AS (
+    INSERT INTO component_source (source_layer, source_id, component_id)
+    SELECT :layer, t.source_key, i.id FROM inserted i JOIN import_component t USING (identifier)
+), history AS (
+    INSERT INTO component_history (component_id, actor, action, note)
+    SELECT id, :actor, 'imported', :note FROM inserted
 )
 SELECT count(*), count(grid_code), count(street_id) FROM inserted
 """
+INSERT_CHUNK_ROWS = 100_000
 
 
 def write_components(
-    conn: Connection, frame: gpd.GeoDataFrame, scheme: str, on_rows: OnRows = None
+    conn: Connection, frame: gpd.GeoDataFrame, scheme: str, on_rows: OnRows = None, *,
+    layer: str = "", actor: str | None = None, street_m: float = 50.0,
+    on_written: OnRows = None,
 ) -> tuple[int, int, int]:
-    """Insert components with grid and street found in SQL: (written, with grid, with street)."""
-    _stage(conn, "import_component", {"identifier": "text", "class_code": "text",
-                                      "owner_unit_code": "text", "maintainer_unit_code": "text",
-                                      "status": "text", "attributes": "jsonb"}, frame, on_rows)
+    """Insert components: (written, with grid, with street).
+
+    ``frame`` also holds ``source_key``, the key each row is recorded under in ``layer``,
+    and, when the caller placed the components, ``grid_code`` and ``street_id``; else they
+    are found in SQL (components.PLACE, the same rule).
+    """
+    placed = "grid_code" in frame.columns
+    columns = {"identifier": "text", "class_code": "text", "owner_unit_code": "text",
+               "maintainer_unit_code": "text", "status": "text", "attributes": "jsonb",
+               "source_key": "text"}
+    if placed:
+        columns.update(grid_code="text", street_id="integer")
+    _stage(conn, "import_component", columns, frame, on_rows)
+    conn.execute(text("CREATE INDEX ON import_component (row_no)"))
     # Cost estimates of the per-row look-ups are large enough to trigger JIT compilation,
     # which costs more than it saves on a statement like this.
     conn.execute(text("SET LOCAL jit = off"))
-    written, with_grid, with_street = conn.execute(
-        text(INSERT_COMPONENTS), {"scheme": scheme}).one()
+    sql = INSERT_COMPONENTS.format(
+        place_columns="t.grid_code, t.street_id" if placed else "g.code, st.street_id",
+        place="" if placed else PLACE)
+    rows = np.sort(frame["_row"].to_numpy())
+    params = {"scheme": scheme, "layer": layer, "actor": actor, "note": f"source {layer}",
+              **({} if placed else place_params(street_m))}
+    totals = np.zeros(3, dtype=np.int64)
+    for start in range(0, len(rows), INSERT_CHUNK_ROWS):
+        part = rows[start:start + INSERT_CHUNK_ROWS]
+        got = conn.execute(text(sql), {**params, "lo": int(part[0]),
+                                       "hi": int(part[-1]) + 1}).one()
+        totals += np.asarray(got, dtype=np.int64)
+        if on_written:
+            on_written(int(got[0]))
     _analyze(conn, "component")
-    return int(written), int(with_grid), int(with_street)
+    return int(totals[0]), int(totals[1]), int(totals[2])
 
 
 def _analyze(conn: Connection, *tables: str) -> None:
