@@ -341,3 +341,24 @@ def test_task_lists_by_role_most_urgent_first(world):
     leader = client.get("/api/v1/tasks", params={"role": "shift_leader"}).json()
     assert [i["event_id"] for i in acceptor["items"]] == [fresh]
     assert [i["event_id"] for i in leader["items"]] == [mine]
+
+
+def test_component_case_moves_the_component_status(world):
+    client, engine, _, _ = world
+    with engine.begin() as conn:
+        light = conn.execute(text("SELECT id FROM component WHERE identifier = :i"),
+                             {"i": sd.LIGHT_ID}).scalar_one()
+    event_id = report(client, kind="component", code="0118", x=50, y=90)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE event SET component_id = :c WHERE id = :e"), {"c": light, "e": event_id})
+    assert act(client, event_id, "file", note="路灯不亮").status_code == 200
+    status = "SELECT status FROM component WHERE id = :c"
+    with engine.connect() as conn:
+        assert conn.execute(text(status), {"c": light}).scalar_one() == "damaged"
+    for step in ("dispatch", "accept", "handle", "request_check", "close"):
+        assert act(client, event_id, step).status_code == 200, step
+    with engine.connect() as conn:
+        assert conn.execute(text(status), {"c": light}).scalar_one() == "in_service"
+        changes = conn.execute(text("SELECT count(*) FROM component_history WHERE component_id = :c"),
+                               {"c": light}).scalar_one()
+    assert changes >= 2

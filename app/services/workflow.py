@@ -155,7 +155,22 @@ def transition(engine: Engine, settings: Settings, event_id: int, request: Trans
         repo.save_case(conn, event_id, event_columns(new), workflow_columns(new), at)
         repo.insert_log(conn, event_id, at, actor.name, request.action, old.status, new.status,
                         request.note, data)
+        _update_component(conn, event_id, request, new.status, actor)
         return describe(conn, settings, policy, event_id, at)
+
+
+def _update_component(conn: Connection, event_id: int, request: TransitionInput, status: str,
+                      actor: Actor) -> None:
+    """A case about a component moves the component's status in the same transaction:
+    filed as missing/damaged (read from the criterion or note), back in service on closing."""
+    from app.services.components import apply_case_outcome, status_for_criterion
+
+    if request.action == "file":
+        implied = status_for_criterion(request.criterion or request.note)
+        if implied:
+            apply_case_outcome(conn, event_id, implied, actor.name, request.criterion)
+    elif request.action == "close" and status == "closed":
+        apply_case_outcome(conn, event_id, "in_service", actor.name, request.note)
 
 
 def actor_for(user: User, action: str) -> Actor:
