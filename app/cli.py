@@ -50,6 +50,18 @@ def _engine(settings: Settings):
     return make_engine(_database_url(settings))
 
 
+def with_engine(work):
+    """Run ``work(engine, settings)`` with an engine, printing domain errors as the CLI does."""
+    settings = _settings()
+    engine = _engine(settings)
+    try:
+        return work(engine, settings)
+    except DomainError as exc:
+        _fail(exc)
+    finally:
+        engine.dispose()
+
+
 def _fail(exc: DomainError) -> None:
     typer.secho(f"错误 / error: {exc.message_zh}", fg="red", err=True)
     if exc.message_en != exc.message_zh:

@@ -15,8 +15,6 @@ from typing import Annotated
 
 import typer
 
-from app.errors import DomainError
-
 components_app = typer.Typer(
     help="The component inventory (部件): census import, summaries.", no_args_is_help=True
 )
@@ -57,17 +55,9 @@ CENSUS = ("class_", "class_map", "class_column", "source_id", "source_layer", "a
 
 
 def _run(work):
-    """Run ``work(engine, settings)`` with an engine, printing domain errors as the CLI does."""
-    from app.cli import _engine, _fail, _settings
+    from app.cli import with_engine
 
-    settings = _settings()
-    engine = _engine(settings)
-    try:
-        return work(engine, settings)
-    except DomainError as exc:
-        _fail(exc)
-    finally:
-        engine.dispose()
+    return with_engine(work)
 
 
 def import_components(

@@ -8,25 +8,15 @@ from typing import Annotated
 
 import typer
 
-from app.errors import DomainError
-
 calendar_app = typer.Typer(help="Working calendars (holidays, make-up working days).",
                            no_args_is_help=True)
 workflow_app = typer.Typer(help="Case workflow: time limits, demo simulation.", no_args_is_help=True)
 
 
 def _run(work):
-    """Run ``work(engine, settings)`` with an engine, printing domain errors as the CLI does."""
-    from app.cli import _engine, _fail, _settings
+    from app.cli import with_engine
 
-    settings = _settings()
-    engine = _engine(settings)
-    try:
-        return work(engine, settings)
-    except DomainError as exc:
-        _fail(exc)
-    finally:
-        engine.dispose()
+    return with_engine(work)
 
 
 def evaluate(
