@@ -59,6 +59,20 @@ class UnknownClassError(DomainError):
     title_en = "Unknown class"
 
 
+class UnauthenticatedError(DomainError):
+    status = 401
+    type_slug = "unauthenticated"
+    title_zh = "未登录或令牌无效"
+    title_en = "Not authenticated"
+
+
+class ForbiddenError(DomainError):
+    status = 403
+    type_slug = "forbidden"
+    title_zh = "无权执行此操作"
+    title_en = "Forbidden"
+
+
 class ConflictError(DomainError):
     status = 409
     type_slug = "conflict"

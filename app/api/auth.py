@@ -8,7 +8,8 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from app.api.deps import EngineDep, SettingsDep
-from app.services.users import ForbiddenError, UnauthenticatedError, User, user_from_token
+from app.errors import ForbiddenError, UnauthenticatedError
+from app.services.users import User, user_from_token
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 

@@ -12,25 +12,16 @@ from sqlalchemy import Engine
 
 from app.db import users as repo
 from app.db.models import ROLES
-from app.errors import ConflictError, DomainError, InvalidInputError, NotFoundError
+from app.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    UnauthenticatedError,
+)
 from app.settings import Settings
 
 PASSWORDS = PasswordHash.recommended()
 ALGORITHM = "HS256"
-
-
-class UnauthenticatedError(DomainError):
-    status = 401
-    type_slug = "unauthenticated"
-    title_zh = "未登录或令牌无效"
-    title_en = "Not authenticated"
-
-
-class ForbiddenError(DomainError):
-    status = 403
-    type_slug = "forbidden"
-    title_zh = "无权执行此操作"
-    title_en = "Forbidden"
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,11 @@ from sqlalchemy import Connection, Engine
 
 from app.db import workflow as repo
 from app.db.models import EVENT_SOURCES, ROLES
-from app.errors import InvalidInputError, NotFoundError
+from app.errors import ForbiddenError, InvalidInputError, NotFoundError
 from app.services import calendar as calendar_service
 from app.services import workflow_rules as rules
 from app.services.deadlines import TimeLimit
-from app.services.users import ForbiddenError, User
+from app.services.users import User
 from app.services.workflow_rules import Actor, CaseState, Policy, Step
 from app.settings import Settings
 

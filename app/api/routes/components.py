@@ -11,10 +11,10 @@ from app.api.auth import require
 from app.api.deps import EngineDep, SettingsDep
 from app.api.geojson import GeoJSONResponse, feature_collection, features_from_rows, parse_bbox
 from app.api.paging import PageDep
-from app.errors import InvalidInputError
+from app.errors import ForbiddenError, InvalidInputError
 from app.services import components as service
 from app.services.grids import check_grid_code
-from app.services.users import ForbiddenError, User
+from app.services.users import User
 
 router = APIRouter(prefix="/api/v1/components", tags=["components 部件"])
 Status = Literal["in_service", "damaged", "missing", "occupied", "retired"]
