@@ -8,6 +8,7 @@ importer must store exactly what the API's preview decides.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import geopandas as gpd
@@ -23,11 +24,11 @@ from app.main import create_app
 from app.services.event_import import EventImportOptions, import_events
 from app.services.imports import ImportOptions, import_file, import_frame
 from app.settings import Settings
+from tests import cambridge as cambridge_areas
+from tests.cambridge import DISTRICT, METRIC
 from tests.conftest import create_database, drop_database
 
 pytestmark = pytest.mark.realdata
-DISTRICT, SUBDISTRICT = "250001", "250001001"
-METRIC = 26986  # NAD83 / Massachusetts Mainland (metres), independent of our UTM rule
 UNITS = (
     "code,name,kind,area_code\nCAM-OFFICE,Cambridge office,subdistrict_office,250001001\n"
     "CAM-DPW,Public Works,department,\n"
@@ -57,28 +58,10 @@ def lattice_grids(hoods: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 def cambridge(shared_dir, server_url, template_db, tmp_path_factory):
     root = shared_dir / "realdata" / "cambridge_ma"
     tmp = tmp_path_factory.mktemp("cambridge")
-    url = create_database(server_url, "citygrid_cambridge_assign", template=template_db)
+    url = create_database(server_url, f"citygrid_cambridge_assign_{os.getpid()}", template=template_db)
     engine = make_engine(url)
     settings = Settings(database_url=url, home=tmp / "home")
-    hoods = gpd.read_file(root / "areas" / "BOUNDARY_CDDNeighborhoods.geojson")
-    hoods["code"] = SUBDISTRICT + hoods["N_HOOD"].astype(int).map("{:03d}".format)
-    city = shapely.union_all(hoods.geometry.values)
-    import_frame(
-        engine,
-        settings,
-        "areas",
-        gpd.GeoDataFrame(
-            {"code": [DISTRICT, SUBDISTRICT], "name": ["Cambridge MA", "Cambridge"]},
-            geometry=[city, city],
-            crs=4326,
-        ),
-    )
-    import_frame(
-        engine,
-        settings,
-        "areas",
-        hoods[["code", "NAME", "geometry"]].rename(columns={"NAME": "name"}),
-    )
+    hoods = cambridge_areas.import_areas(engine, settings, root)
     (tmp / "units.csv").write_text(UNITS, encoding="utf-8")
     import_file(engine, settings, "units", tmp / "units.csv")
     grids = lattice_grids(hoods)
@@ -122,7 +105,7 @@ def cambridge(shared_dir, server_url, template_db, tmp_path_factory):
         "tmp": tmp,
     }
     engine.dispose()
-    drop_database(server_url, "citygrid_cambridge_assign")
+    drop_database(server_url, f"citygrid_cambridge_assign_{os.getpid()}")
 
 
 def _preview(settings: Settings, points: list[dict], at: str | None = None) -> list[dict]:

@@ -32,8 +32,9 @@ from gis._import_layers import class_map_for
 from gis.gridgen import generate_grids
 from gis.io import read_table
 from tests import auth
+from tests import cambridge as cambridge_areas
+from tests.cambridge import DISTRICT, METRIC
 from tests.conftest import create_database, drop_database
-from tests.test_assignment_realdata import DISTRICT, METRIC, SUBDISTRICT
 
 pytestmark = pytest.mark.realdata
 CLASS_MAP = CLASS_DIR / "cambridge_assets_2013.csv"
@@ -79,25 +80,7 @@ def cambridge(shared_dir, server_url, template_db, tmp_path_factory):
     url = create_database(server_url, name, template=template_db)
     engine = make_engine(url)
     settings = Settings(database_url=url, home=tmp / "home")
-    hoods = gpd.read_file(root / "areas" / "BOUNDARY_CDDNeighborhoods.geojson")
-    hoods["code"] = SUBDISTRICT + hoods["N_HOOD"].astype(int).map("{:03d}".format)
-    city = shapely.union_all(hoods.geometry.values)
-    import_frame(
-        engine,
-        settings,
-        "areas",
-        gpd.GeoDataFrame(
-            {"code": [DISTRICT, SUBDISTRICT], "name": ["Cambridge MA", "Cambridge"]},
-            geometry=[city, city],
-            crs=4326,
-        ),
-    )
-    import_frame(
-        engine,
-        settings,
-        "areas",
-        hoods[["code", "NAME", "geometry"]].rename(columns={"NAME": "name"}),
-    )
+    hoods = cambridge_areas.import_areas(engine, settings, root)
     streets = root / "streets" / "TRANS_Centerlines.geojson"
     grids = generate_grids(hoods[["code", "geometry"]], gpd.read_file(streets), metric_crs=METRIC)
     import_frame(
