@@ -347,7 +347,7 @@ def serve(host: str | None = None, port: int | None = None, workers: int = 1) ->
 @app.command("run")
 def run(host: str | None = None, port: int | None = None, workers: int = 1) -> None:
     """Everything a newcomer needs: database, migrations, demo district, then serve."""
-    from app.services.demo import load_demo
+    from app.services.demo import create_demo_accounts, load_demo
 
     settings = _settings()
     url = _migrate(settings)
@@ -356,12 +356,17 @@ def run(host: str | None = None, port: int | None = None, workers: int = 1) -> N
     engine = make_engine(url)
     try:
         counts = load_demo(engine, settings, settings.demo_dir, progress=sys.stderr.isatty())
+        if counts:
+            accounts = create_demo_accounts(engine, settings)
     except DomainError as exc:
         _fail(exc)
     finally:
         engine.dispose()
     if counts:
         typer.echo("demo district loaded: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        typer.echo(f"demo accounts (sign in at /login): {accounts}")
+    elif (settings.home / "demo_accounts.txt").exists():
+        typer.echo(f"demo accounts (sign in at /login): {settings.home / 'demo_accounts.txt'}")
     serve(host, port, workers)
 
 

@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     secret_key: str | None = None
     token_minutes: int = 12 * 60
     open311_rate_per_minute: int = 30
+    # Sign-in attempts per client address and minute (slows password guessing).
+    login_rate_per_minute: int = 10
 
     # -- Case workflow, deadlines and evaluation (issue: case workflow) ---------------------
     # Work periods of a working day, local time (`timezone`); a year's calendar may override.

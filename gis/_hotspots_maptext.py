@@ -13,6 +13,8 @@ BIN_COLOURS = {
     3: "#b2182b",
 }
 LIGHT_COLOURS = {"green": "#1a9850", "yellow": "#fdae61", "red": "#d73027", "none": "#878787"}
+# Sequential palette (ColorBrewer Oranges) for the planner's workload quintiles.
+WORKLOAD_COLOURS = ("#feedde", "#fdbe85", "#fd8d3c", "#e6550d", "#a63603")
 # Qualitative palette for communities (ColorBrewer Set3 + Paired, pale enough for labels).
 COMMUNITY_COLOURS = (
     "#8dd3c7",
@@ -84,6 +86,10 @@ TEXT = {
         "supervisor": "监督员",
         "planner_title": "网格规划图",
         "communities_layer": "社区边界",
+        "streets_layer_all": "街道",
+        "workload_layer": "工作量（近90天案件）",
+        "components_count": "部件数",
+        "cases_90d": "近90天案件",
         "grid_count": "网格",
         "open_cases": "在办案件",
         "as_of": "截至",
@@ -145,6 +151,10 @@ TEXT = {
         "supervisor": "supervisor",
         "planner_title": "Grid planning map",
         "communities_layer": "Community boundaries",
+        "streets_layer_all": "Streets",
+        "workload_layer": "Workload (cases, last 90 days)",
+        "components_count": "components",
+        "cases_90d": "cases, last 90 days",
         "grid_count": "grids",
         "open_cases": "open cases",
         "as_of": "as of",

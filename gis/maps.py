@@ -37,6 +37,7 @@ from gis._hotspots_maptext import (
     BIN_COLOURS,
     COMMUNITY_COLOURS,
     LIGHT_COLOURS,
+    WORKLOAD_COLOURS,
 )
 from gis.weights import Contiguity
 
@@ -316,14 +317,16 @@ def planner_map(
     title: str,
     colours: dict[str, int],
     communities: gpd.GeoDataFrame | None = None,
+    streets: gpd.GeoDataFrame | None = None,
     options: MapOptions = MapOptions(),
     extend: Iterable[Callable] = (),
 ):
     """Planner map: grid boundaries filled by community; ``extend`` callbacks get the map.
 
-    ``grids``: code, community_code, community_name, supervisor. ``colours``: community →
-    palette index (see :func:`community_colours`). Later tools (drawing, editing) plug in
-    through ``extend`` without changing this function.
+    ``grids``: code, community_code, community_name, supervisor, and optionally the workload
+    columns ``components`` and ``cases`` (last 90 days), which then appear in the tooltips and
+    as a switchable workload layer. ``colours``: community → palette index (see
+    :func:`community_colours`). Tools (drawing, editing) plug in through ``extend``.
     """
     import folium
 
@@ -331,6 +334,11 @@ def planner_map(
     t = options.text
     m = base_map(grids.total_bounds, title, options)
     shown = display_frame(grids, options)
+    fields = ["code", "community_name", "supervisor"]
+    aliases = [t("code"), t("community"), t("supervisor")]
+    if {"components", "cases"} <= set(grids.columns):
+        fields += ["components", "cases"]
+        aliases += [t("components_count"), t("cases_90d")]
     index = shown["community_code"].map(colours).fillna(0).astype(int)
     group = folium.FeatureGroup(name=t("grids_layer"), show=True).add_to(m)
     for k, colour in enumerate(COMMUNITY_COLOURS):
@@ -338,7 +346,7 @@ def planner_map(
         if part.empty:
             continue
         folium.GeoJson(
-            feature_collection(part, ["code", "community_name", "supervisor"]),
+            feature_collection(part, fields),
             control=False,
             style_function=lambda _, c=colour: {
                 "fillColor": c,
@@ -346,21 +354,53 @@ def planner_map(
                 "weight": 0.5,
                 "fillOpacity": 0.7,
             },
-            tooltip=folium.GeoJsonTooltip(
-                ["code", "community_name", "supervisor"],
-                aliases=[t("code"), t("community"), t("supervisor")],
-            ),
+            zoom_on_click=False,
+            tooltip=folium.GeoJsonTooltip(fields, aliases=aliases),
         ).add_to(group)
+    if "cases" in fields:
+        _workload_layer(m, shown, fields, aliases, options)
     if communities is not None and len(communities):
         folium.GeoJson(
             feature_collection(display_frame(communities, options), ["name"]),
             name=t("communities_layer"),
             style_function=lambda _: {"color": "#252525", "weight": 2, "fill": False},
+            interactive=False,
+        ).add_to(m)
+    if streets is not None and len(streets):
+        folium.GeoJson(
+            feature_collection(display_frame(streets, options), ["name"]),
+            name=t("streets_layer_all"),
+            style_function=lambda _: {"color": "#ffffff", "weight": 2.5, "opacity": 0.9},
+            tooltip=folium.GeoJsonTooltip(["name"], labels=False),
         ).add_to(m)
     for hook in extend:
         hook(m)
     folium.LayerControl(collapsed=False).add_to(m)
     return m
+
+
+def _workload_layer(m, shown: gpd.GeoDataFrame, fields, aliases, options: MapOptions) -> None:
+    """Grids shaded by cases in the last 90 days (quintiles), hidden until switched on."""
+    import folium
+
+    t = options.text
+    cases = shown["cases"].to_numpy(dtype=float)
+    edges = np.unique(np.quantile(cases, [0.2, 0.4, 0.6, 0.8])) if len(cases) else []
+    level = np.searchsorted(edges, cases, side="right")
+    group = folium.FeatureGroup(name=t("workload_layer"), show=False).add_to(m)
+    for k, colour in enumerate(WORKLOAD_COLOURS):
+        part = shown[level == k]
+        if part.empty:
+            continue
+        folium.GeoJson(
+            feature_collection(part, fields),
+            control=False,
+            style_function=lambda _, c=colour: {
+                "fillColor": c, "color": "#636363", "weight": 0.5, "fillOpacity": 0.8,
+            },
+            zoom_on_click=False,
+            tooltip=folium.GeoJsonTooltip(fields, aliases=aliases),
+        ).add_to(group)
 
 
 def render_html(m, inline: dict[str, str] | None = None) -> str:

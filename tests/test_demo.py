@@ -386,3 +386,32 @@ def _assert_same(got: DemoDistrict, want: DemoDistrict) -> None:
 
 def _hashes(paths: dict[str, Path]) -> dict[str, str]:
     return {k: hashlib.sha256(p.read_bytes()).hexdigest() for k, p in paths.items()}
+
+
+def test_demo_accounts_sign_in_and_the_supervisor_owns_busy_grids(demo_copy, tmp_path) -> None:
+    from sqlalchemy import text
+
+    from app.db.session import make_engine
+    from app.services.demo import create_demo_accounts
+    from app.services.users import authenticate
+    from app.settings import Settings
+
+    engine = make_engine(demo_copy)
+    try:
+        path = create_demo_accounts(engine, Settings(database_url=demo_copy, home=tmp_path))
+        assert path.stat().st_mode & 0o077 == 0, "the password file is readable by others"
+        lines = path.read_text(encoding="utf-8").splitlines()
+        password = lines[0].rsplit(": ", 1)[1].rstrip(")")
+        rows = [line.split("\t") for line in lines[1:]]
+        assert [r[0] for r in rows][:2] == ["demo-admin", "demo-planner"]
+        for username, roles, _ in rows:
+            assert authenticate(engine, username, password)["roles"] == roles.split(",")
+        supervisor = dict((r[0], r[2]) for r in rows)["demo-supervisor"]
+        with engine.connect() as conn:
+            open_cases = conn.execute(text(
+                "SELECT count(*) FROM event e JOIN grid g ON g.code = e.grid_code "
+                "WHERE g.supervisor = :s AND e.status NOT IN ('closed', 'voided')"),
+                {"s": supervisor}).scalar_one()
+        assert open_cases > 0
+    finally:
+        engine.dispose()

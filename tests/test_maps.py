@@ -7,6 +7,7 @@ pixels for the map's own colours. Skips when Chromium is absent (CI installs Deb
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -21,9 +22,13 @@ import numpy as np
 import pytest
 from sqlalchemy import text
 
+from app.api.auth import SESSION_COOKIE
 from app.db.session import make_engine
+from app.errors import ConflictError
+from app.services.users import create_user
 from gis._hotspots_maptext import BIN_COLOURS, COMMUNITY_COLOURS, LIGHT_COLOURS, PLAIN_BACKGROUND
 from gis.demo import generate_district
+from tests.auth import PASSWORD
 from tests.conftest import create_database, drop_database
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,42 +61,58 @@ def _share(pixels: np.ndarray, colours: list[np.ndarray], tolerance: float = 12.
     return float(near.mean())
 
 
-def render(url: str, tmp: Path) -> tuple[np.ndarray, list[str], float]:
-    """Screenshot ``url`` in headless Chromium; returns pixels, console errors, seconds."""
+def render(
+    url: str, tmp: Path, cookie: str | None = None, act=None
+) -> tuple[np.ndarray, list[str], float]:
+    """Load ``url`` in headless Chromium (driven by Playwright), optionally signed in with a
+    session ``cookie`` and after ``act(page)``; returns pixels, console errors, seconds."""
     image = pytest.importorskip("PIL.Image")
     shot = tmp / f"shot-{time.monotonic_ns()}.png"
     started = time.perf_counter()
-    run = subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={tmp / 'profile'}",
-            "--window-size=1200,900",
-            "--hide-scrollbars",
-            "--virtual-time-budget=8000",
-            "--enable-logging=stderr",
-            "--v=0",
-            f"--screenshot={shot}",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    errors: list[str] = []
+    with browser_page(url, cookie) as page:
+        page.on("console", lambda m: errors.append(f"{m.text} {m.location.get('url', '')}")
+                if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
+        page.on("requestfailed", lambda r: errors.append(f"failed: {r.url}"))
+        page.goto(url, wait_until="load", timeout=120_000)
+        page.wait_for_timeout(800)  # the canvas renderer draws after load
+        if act is not None:
+            act(page)
+        page.screenshot(path=str(shot))
     seconds = time.perf_counter() - started
-    console = [
-        line for line in run.stderr.splitlines() if "CONSOLE" in line and not NOISE.search(line)
-    ]
-    errors = [line for line in console if re.search(r"error|failed|uncaught|refused", line, re.I)]
-    assert shot.exists(), run.stderr[-2000:]
+    errors = [e for e in errors if not NOISE.search(e)]
     return np.asarray(image.open(shot).convert("RGB")), errors, seconds
+
+
+@contextlib.contextmanager
+def browser_page(url: str, cookie: str | None = None):
+    """A fresh Chromium page (1200×900), with the session cookie for ``url``'s site."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-quic"]
+        )
+        try:
+            context = browser.new_context(viewport={"width": 1200, "height": 900}, locale="zh-CN")
+            if cookie:
+                host = httpx.URL(url).host
+                context.add_cookies(
+                    [{"name": SESSION_COOKIE, "value": cookie, "domain": host, "path": "/"}]
+                )
+            yield context.new_page()
+        finally:
+            browser.close()
+
+
+def sign_in(base: str, engine, username: str, *roles: str, display_name: str | None = None,
+            unit_code: str | None = None) -> str:
+    """The session cookie of ``username`` (created with ``roles`` on first use)."""
+    with contextlib.suppress(ConflictError):
+        create_user(engine, username, PASSWORD, list(roles), display_name, unit_code)
+    r = httpx.post(base + "/login", data={"username": username, "password": PASSWORD, "next": "/"})
+    assert r.status_code == 303, r.text
+    return r.cookies[SESSION_COOKIE]
 
 
 def _free_port() -> int:
@@ -121,6 +142,7 @@ def server(server_url, template_db, district, tmp_path_factory):
         "CITYGRID_MAP_BASEMAP": "none",
         "CITYGRID_MAP_ASSETS": "local",
         "CITYGRID_HOME": str(tmp_path_factory.mktemp("home")),
+        "CITYGRID_LOGIN_RATE_PER_MINUTE": "1000",
     }
     proc = subprocess.Popen(
         [
@@ -189,12 +211,18 @@ def test_hotspot_map_in_english_with_the_filter_in_its_title(server) -> None:
 
 
 def test_planner_map_colours_grids_by_community(server, tmp_path) -> None:
-    base, _, _ = server
-    pixels, errors, _ = render(base + "/maps/planner?lang=en", tmp_path)
+    base, _, engine = server
+    cookie = sign_in(base, engine, "analyst-zhao", "analyst")
+    pixels, errors, _ = render(base + "/maps/planner?lang=en", tmp_path, cookie)
     assert errors == []
     fills = [_blend(c, 0.7) for c in COMMUNITY_COLOURS]
     assert _share(pixels, fills, 14) > 0.15
-    assert httpx.get(base + "/maps/planner?area=32059900100", timeout=30).status_code == 422
+    page = httpx.get(base + "/maps/planner?lang=en", cookies={SESSION_COOKIE: cookie}, timeout=60)
+    # workload in the tooltips and as a layer; streets; no drawing tools for an analyst
+    assert "cases, last 90 days" in page.text and "Workload (cases, last 90 days)" in page.text
+    assert '"Streets"' in page.text and "leaflet.draw" not in page.text
+    bad = httpx.get(base + "/maps/planner?area=32059900100", cookies={SESSION_COOKIE: cookie})
+    assert bad.status_code == 422
 
 
 def test_supervisor_map_lights_cases_and_links_them(server, tmp_path) -> None:
@@ -206,24 +234,181 @@ def test_supervisor_map_lights_cases_and_links_them(server, tmp_path) -> None:
                 "WHERE e.status IN ('dispatched', 'handling') GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1"
             )
         ).scalar_one()
+    cookie = sign_in(base, engine, "dispatcher-qian", "dispatcher")
     at = "2026-10-31T12:00:00"
     page = httpx.get(
-        base + "/maps/supervisor", params={"supervisor": who, "at": at, "lang": "zh"}, timeout=60
+        base + "/maps/supervisor", params={"supervisor": who, "at": at, "lang": "zh"},
+        cookies={SESSION_COOKIE: cookie}, timeout=60,
     )
     assert page.status_code == 200
     assert "/api/v1/events/" in page.text and "监督员工作图" in page.text
-    pixels, errors, _ = render(str(page.url), tmp_path)
+    pixels, errors, _ = render(str(page.url), tmp_path, cookie)
     assert errors == []
     assert _share(pixels, [_blend("#c6dbef", 0.25)], 8) > 0.05, (
         "the supervisor's grids are not drawn"
     )
     lights = [_hex(LIGHT_COLOURS[k]) for k in ("green", "yellow", "red")]
     assert _share(pixels, lights, 20) > 0.0003, "no case markers"
-    missing = httpx.get(base + "/maps/supervisor?supervisor=nobody", timeout=30)
+    jar = {SESSION_COOKIE: cookie}
+    missing = httpx.get(base + "/maps/supervisor?supervisor=nobody", cookies=jar, timeout=30)
     assert (
         missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
     )
-    assert httpx.get(base + "/maps/supervisor", timeout=30).status_code == 422
+    assert httpx.get(base + "/maps/supervisor", cookies=jar, timeout=30).status_code == 422
+
+
+def _supervisors(engine) -> tuple[str, list[str], str]:
+    """A supervisor with open cases, their current grids, and a grid of someone else."""
+    with engine.connect() as conn:
+        who = conn.execute(text(
+            "SELECT g.supervisor FROM event e JOIN grid g ON g.code = e.grid_code "
+            "WHERE e.status NOT IN ('closed', 'voided') AND g.valid_to IS NULL "
+            "GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")).scalar_one()
+        own = conn.execute(text("SELECT code FROM grid WHERE supervisor = :w AND valid_to IS NULL "
+                                "ORDER BY code"), {"w": who}).scalars().all()
+        other = conn.execute(text("SELECT min(code) FROM grid WHERE supervisor <> :w "
+                                  "AND valid_to IS NULL"), {"w": who}).scalar_one()
+    return who, list(own), other
+
+
+def test_map_pages_need_a_session_and_a_supervisor_sees_only_their_grids(server) -> None:
+    base, _, engine = server
+    browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    # not signed in: a browser is sent to the sign-in page and back; a script gets a 401
+    r = httpx.get(base + "/maps/supervisor?lang=en", headers=browser)
+    assert r.status_code == 303
+    assert r.headers["location"] == "/login?next=/maps/supervisor%3Flang%3Den"
+    r = httpx.get(base + "/maps/planner")
+    assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
+    form = httpx.get(base + "/login?next=/maps/planner")
+    assert form.status_code == 200 and 'name="password"' in form.text
+    assert 'value="/maps/planner"' in form.text
+
+    who, own, other = _supervisors(engine)
+    create_user(engine, "jdy-01", PASSWORD, ["supervisor"], who)
+    wrong = httpx.post(base + "/login", data={"username": "jdy-01", "password": "nope-nope"})
+    assert wrong.status_code == 401 and "用户名或密码错误" in wrong.text
+    assert SESSION_COOKIE not in wrong.cookies
+    # only paths of this site are followed after signing in
+    away = httpx.post(base + "/login", data={
+        "username": "jdy-01", "password": PASSWORD, "next": "//evil.example/x"})
+    assert away.status_code == 303 and away.headers["location"] == "/"
+    ok = httpx.post(base + "/login", data={
+        "username": "jdy-01", "password": PASSWORD, "next": "/maps/supervisor"})
+    assert ok.status_code == 303 and ok.headers["location"] == "/maps/supervisor"
+    set_cookie = ok.headers["set-cookie"].lower()
+    assert "httponly" in set_cookie and "samesite=lax" in set_cookie
+    jar = {SESSION_COOKIE: ok.cookies[SESSION_COOKIE]}
+
+    # the supervisor's own map needs no parameter, and names them
+    mine = httpx.get(base + "/maps/supervisor", cookies=jar, timeout=60)
+    assert mine.status_code == 200
+    assert f"监督员 {who} · {len(own)} 网格" in mine.text and "退出登录" in mine.text
+    assert httpx.get(base + f"/maps/supervisor?grid={own[0]}", cookies=jar).status_code == 200
+    # …and nobody else's
+    theirs = httpx.get(base + f"/maps/supervisor?grid={other}", cookies=jar)
+    assert theirs.status_code == 403 and f"网格 {other} 不归您" in theirs.json()["detail"]
+    page = httpx.get(base + f"/maps/supervisor?grid={other}", cookies=jar, headers=browser)
+    assert page.status_code == 403 and page.headers["content-type"].startswith("text/html")
+    assert httpx.get(base + "/maps/supervisor?supervisor=someone", cookies=jar).status_code == 403
+    # a supervisor is not a planner; a handler sees no supervisor map
+    assert httpx.get(base + "/maps/planner", cookies=jar).status_code == 403
+    handler = sign_in(base, engine, "handler-sun", "handler", unit_code=_a_unit(engine))
+    r = httpx.get(base + f"/maps/supervisor?grid={own[0]}", cookies={SESSION_COOKIE: handler})
+    assert r.status_code == 403
+
+    # signing out ends the session
+    out = httpx.post(base + "/logout", cookies=jar)
+    assert out.status_code == 303 and 'citygrid_session=""' in out.headers["set-cookie"]
+
+
+def _a_unit(engine) -> str:
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT min(code) FROM responsible_unit")).scalar_one()
+
+
+def test_a_session_cookie_writes_only_with_the_pages_csrf_token(server) -> None:
+    base, _, engine = server
+    cookie = sign_in(base, engine, "planner-li", "planner")
+    jar = {SESSION_COOKIE: cookie}
+    page = httpx.get(base + "/maps/planner", cookies=jar, timeout=60).text
+    csrf = re.search(r'csrf = "([^"]+)"', page).group(1)
+    with engine.connect() as conn:
+        code = conn.execute(text("SELECT min(code) FROM grid WHERE valid_to IS NULL")).scalar_one()
+    url = base + f"/api/v1/grids/{code}/split?dry_run=true"
+    body = {"line": {"type": "LineString", "coordinates": [[0, 0], [1, 1]]}}
+    # a cross-site form or script can send the cookie but cannot know the token
+    for headers in ({}, {"X-CSRF-Token": "guess"}):
+        r = httpx.post(url, json=body, cookies=jar, headers=headers)
+        assert r.status_code == 403 and "CSRF" in r.json()["detail"]
+    r = httpx.post(url, json=body, cookies=jar, headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 422  # through the door; the line misses the grid
+    assert "未将网格" in r.json()["detail"]
+
+
+FIND_MAP = "window[Object.keys(window).find(k => k.startsWith('map_') && window[k] instanceof L.Map)]"
+
+
+def test_planner_draws_a_split_line_previews_it_and_submits(server, tmp_path) -> None:
+    base, _, engine = server
+    create_user(engine, "planner-zhou", PASSWORD, ["planner"], "规划员 周")
+    with engine.connect() as conn:
+        code, x0, y0, x1, y1 = conn.execute(text(
+            "SELECT code, ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom) FROM grid "
+            "WHERE valid_to IS NULL ORDER BY ST_Area(geom::geography) DESC, code LIMIT 1")).one()
+    cx, cy, pad = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) * 0.25
+    seen: dict = {}
+
+    def act(page) -> None:
+        # the browser was sent to the sign-in page; sign in there and come back
+        assert "/login?next=/maps/planner" in page.url
+        page.fill("#username", "planner-zhou")
+        page.fill("#password", PASSWORD)
+        with page.expect_navigation():
+            page.click("button[type=submit]")
+        assert page.url == base + "/maps/planner" and "规划员 周" in page.text_content("#cg-session")
+        page.wait_for_timeout(800)
+        page.evaluate(
+            f"() => {{ {FIND_MAP}.fitBounds([[{y0}, {x0}], [{y1}, {x1}]], {{padding: [200, 200]}}); }}"
+        )
+        page.wait_for_timeout(400)
+
+        def at(lon: float, lat: float) -> tuple[float, float]:
+            return tuple(page.evaluate(
+                f"(() => {{ const m = {FIND_MAP}, p = m.latLngToContainerPoint([{lat}, {lon}]),"
+                " r = m.getContainer().getBoundingClientRect(); return [p.x + r.left, p.y + r.top]; })()"
+            ))
+
+        page.mouse.click(*at(cx, cy))  # select the grid
+        assert page.text_content("#cg-selected") == code
+        page.click(".leaflet-draw-draw-polyline")  # draw a line across it
+        for lon in (x0 - pad, x1 + pad):
+            page.mouse.click(*at(lon, cy))
+            page.wait_for_timeout(300)  # Leaflet.draw takes quicker clicks for a double click
+        page.click(".leaflet-draw-actions a[title='完成绘制']")
+        assert page.text_content("#cg-drawn") == "线"
+        page.click("#cg-preview")
+        page.wait_for_selector("#cg-result p", timeout=30_000)
+        seen["preview"] = page.text_content("#cg-result")
+        assert page.query_selector("#cg-result .ok"), seen["preview"]
+        page.screenshot(path=str(tmp_path / "preview.png"))
+        assert page.is_enabled("#cg-submit")
+        with page.expect_navigation(timeout=60_000):
+            page.click("#cg-submit")
+        page.wait_for_timeout(500)
+
+    pixels, errors, _ = render(base + "/maps/planner", tmp_path, act=act)
+    assert errors == []
+    assert "符合拓扑规则" in seen["preview"] and "新网格" in seen["preview"]
+    from PIL import Image
+
+    preview = np.asarray(Image.open(tmp_path / "preview.png").convert("RGB"))
+    assert _share(preview, [_hex("#ff7f00")], 30) > 0.001, "the previewed grids are not drawn"
+    with engine.connect() as conn:
+        ended = conn.execute(text("SELECT valid_to IS NOT NULL FROM grid WHERE code = :c "
+                                  "ORDER BY version DESC LIMIT 1"), {"c": code}).scalar_one()
+        edit = conn.execute(text("SELECT kind, actor FROM grid_edit ORDER BY id DESC LIMIT 1")).one()
+    assert ended and edit.kind == "split" and edit.actor == "planner-zhou"
 
 
 def test_cli_export_is_standalone_and_renders_offline(server, tmp_path) -> None:

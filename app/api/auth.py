@@ -1,7 +1,9 @@
-"""Who is calling: bearer tokens (OAuth2 password flow) and role checks for the routers."""
+"""Who is calling: bearer tokens (OAuth2 password flow) or the map pages' session cookie,
+and role checks for the routers."""
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -9,10 +11,13 @@ from fastapi.security import OAuth2PasswordBearer
 
 from app.api.deps import EngineDep, SettingsDep
 from app.errors import ForbiddenError, UnauthenticatedError
-from app.services.users import User, user_from_token
+from app.services.users import User, read_token, user_from_claims
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
+SESSION_COOKIE = "citygrid_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 ROLE_NAMES = {
     "supervisor": "监督员", "acceptor": "受理员", "shift_leader": "值班长", "dispatcher": "派遣员",
     "handler": "处置人员", "planner": "规划人员", "analyst": "分析人员", "admin": "管理员",
@@ -22,11 +27,24 @@ ROLE_NAMES = {
 def current_user(
     request: Request, engine: EngineDep, settings: SettingsDep, token: str | None = Depends(oauth2)
 ) -> User:
-    """The signed-in user, or 401 problem+json."""
-    if not token:
-        raise UnauthenticatedError("需要登录：请在 Authorization 头中提供 Bearer 令牌",
-                                   "authentication required: send an Authorization: Bearer token")
-    user = user_from_token(engine, settings, token)
+    """The signed-in user (bearer token, else session cookie), or 401 problem+json.
+
+    A cookie rides along with any request the browser makes, so a write authenticated by the
+    cookie must also echo the session's CSRF secret in ``X-CSRF-Token`` (the map pages do);
+    bearer tokens are never sent implicitly and need no such check.
+    """
+    cookie = None if token else request.cookies.get(SESSION_COOKIE)
+    if not token and not cookie:
+        raise UnauthenticatedError("需要登录：请在 Authorization 头中提供 Bearer 令牌，或先登录",
+                                   "authentication required: send an Authorization: Bearer "
+                                   "token, or sign in")
+    claims = read_token(settings, token or cookie)  # type: ignore[arg-type]
+    if cookie and request.method not in SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not hmac.compare_digest(sent, str(claims.get("csrf", ""))) or not sent:
+            raise ForbiddenError("缺少或错误的 CSRF 令牌（页面请求需带 X-CSRF-Token 头）",
+                                 "missing or wrong CSRF token (send the page's X-CSRF-Token)")
+    user = user_from_claims(engine, claims)
     request.state.user = user  # for the audit trail
     return user
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import html
 import logging
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -18,9 +20,39 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://citygrid.example/problems/"
 
 
+HTML_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{title}</title>
+<style>body{{font-family:system-ui,"Noto Sans CJK SC",sans-serif;max-width:40rem;margin:12vh auto;
+color:#222}}h1{{font-size:1.3rem}}</style></head><body><h1>{status} · {title}</h1><p>{detail}</p>
+<p><a href="/">CityGrid</a> · <a href="/login?next={next}">{login}</a></p></body></html>"""
+
+
+def wants_page(request: Request) -> bool:
+    """A browser asking for a page (not the API): it gets an HTML answer, not JSON."""
+    path = request.url.path
+    return (
+        request.method == "GET"
+        and not path.startswith(("/api/", "/open311/"))
+        and "text/html" in request.headers.get("accept", "")
+    )
+
+
+def _page(request: Request, status: int, title: str, detail: str) -> Response:
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if status == 401:  # not signed in: to the sign-in page, and back here afterwards
+        return RedirectResponse(f"/login?next={quote(here)}", status_code=303)
+    login = "换个账号登录" if language_of(request) == "zh" else "sign in as someone else"
+    return HTMLResponse(
+        HTML_PAGE.format(status=status, title=html.escape(title), detail=html.escape(detail),
+                         next=quote(here), login=login),
+        status_code=status,
+    )
+
+
 def problem(
     request: Request, status: int, slug: str, title: str, detail: str, **extra
-) -> JSONResponse:
+) -> Response:
+    if wants_page(request):
+        return _page(request, status, title, detail)
     body = {
         "type": TYPE_BASE + slug,
         "title": title,
@@ -32,14 +64,14 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
 
 
-def _domain(request: Request, exc: DomainError) -> JSONResponse:
+def _domain(request: Request, exc: DomainError) -> Response:
     lang = language_of(request, request.query_params.get("lang"))
     return problem(
         request, exc.status, exc.type_slug, exc.title(lang), exc.message(lang), **exc.extra
     )
 
 
-def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+def _validation(request: Request, exc: RequestValidationError) -> Response:
     lang = language_of(request, request.query_params.get("lang"))
     errors = [
         {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
@@ -50,7 +82,7 @@ def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
     return problem(request, 422, "invalid-input", title, where, errors=errors)
 
 
-def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+def _http(request: Request, exc: StarletteHTTPException) -> Response:
     lang = language_of(request, request.query_params.get("lang"))
     if exc.status_code == 404:
         title = "未找到" if lang == "zh" else "Not found"
@@ -58,7 +90,7 @@ def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     return problem(request, exc.status_code, "http-error", str(exc.detail), str(exc.detail))
 
 
-def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+def _database(request: Request, exc: DBAPIError) -> Response:
     # Driver errors never reach the user raw: log them, answer with a stable problem.
     log.exception("database error on %s", request.url.path)
     if isinstance(exc, OperationalError):

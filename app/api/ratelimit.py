@@ -42,9 +42,17 @@ class RateLimit:
             calls.append(now)
 
 
+def limit(request: Request, name: str, per_minute: int) -> None:
+    """Count one call of ``name`` for this client against ``per_minute`` (429 beyond it)."""
+    state = request.app.state
+    limits = getattr(state, "rate_limits", None)
+    if limits is None:
+        state.rate_limits = limits = {}
+    if name not in limits:
+        limits[name] = RateLimit(per_minute)
+    limits[name].check(request.client.host if request.client else "unknown")
+
+
 def limit_public_writes(request: Request) -> None:
     """Dependency: the public submission limit of this app (settings.open311_rate_per_minute)."""
-    state = request.app.state
-    if not hasattr(state, "public_rate_limit"):
-        state.public_rate_limit = RateLimit(state.settings.open311_rate_per_minute)
-    state.public_rate_limit.check(request.client.host if request.client else "unknown")
+    limit(request, "public_writes", request.app.state.settings.open311_rate_per_minute)

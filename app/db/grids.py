@@ -90,3 +90,21 @@ def coverage_extent(session: Session) -> tuple[float, float, float, float] | Non
         )
     ).first()
     return None if row is None or row[0] is None else tuple(row)  # type: ignore[return-value]
+
+
+def grid_workload(conn, area: str | None, since: datetime) -> dict[str, tuple[int, int]]:
+    """Per current grid (of ``area`` when given): components in service or awaiting repair,
+    and cases reported since ``since``: {code: (components, cases)}."""
+    prefix = f"{area or ''}%"
+    sql = """
+    SELECT g.code, coalesce(c.n, 0) AS components, coalesce(e.n, 0) AS cases
+    FROM grid g
+    LEFT JOIN (SELECT grid_code, count(*) AS n FROM component
+               WHERE status <> 'retired' AND grid_code LIKE :prefix GROUP BY 1) c
+           ON c.grid_code = g.code
+    LEFT JOIN (SELECT grid_code, count(*) AS n FROM event
+               WHERE reported_at >= :since AND grid_code LIKE :prefix GROUP BY 1) e
+           ON e.grid_code = g.code
+    WHERE g.valid_to IS NULL AND g.code LIKE :prefix"""
+    rows = conn.execute(text(sql), {"prefix": prefix, "since": since})
+    return {r.code: (r.components, r.cases) for r in rows}

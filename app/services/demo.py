@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from app.db import events as event_repo
 from app.errors import InvalidInputError
@@ -85,3 +85,36 @@ def _event_table(events, shift: pd.Timedelta = pd.Timedelta(0)) -> pd.DataFrame:
     table["lon"], table["lat"] = events.geometry.x.to_numpy(), events.geometry.y.to_numpy()
     table.insert(0, "row", range(1, len(table) + 1))
     return table
+
+
+DEMO_ACCOUNTS = (  # username, roles, display name (None: the busiest grid supervisor's name)
+    ("demo-admin", ["admin"], "演示管理员"),
+    ("demo-planner", ["planner"], "演示规划员"),
+    ("demo-analyst", ["analyst"], "演示分析员"),
+    ("demo-dispatcher", ["dispatcher"], "演示派遣员"),
+    ("demo-supervisor", ["supervisor"], None),
+)
+
+
+def create_demo_accounts(engine: Engine, settings: Settings) -> Path:
+    """Accounts to try the demo's pages with, sharing one random password; returns the file
+    (in ``settings.home``, readable by its owner only) that lists them."""
+    import secrets
+
+    from app.services.users import create_user
+
+    password = secrets.token_urlsafe(9)
+    with engine.connect() as conn:
+        supervisor = conn.execute(text(
+            "SELECT g.supervisor FROM event e JOIN grid g ON g.code = e.grid_code "
+            "WHERE g.valid_to IS NULL AND e.status NOT IN ('closed', 'voided') "
+            "GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")).scalar()
+    lines = [f"# demo accounts (password for all: {password})"]
+    for username, roles, name in DEMO_ACCOUNTS:
+        create_user(engine, username, password, roles, name or supervisor)
+        lines.append(f"{username}\t{','.join(roles)}\t{name or supervisor}")
+    path = settings.home / "demo_accounts.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return path

@@ -7,6 +7,7 @@ no CDN: the API serves them under ``/maps/assets/`` and CLI exports inline them.
 
 from __future__ import annotations
 
+import html
 import importlib.util
 from datetime import datetime
 from pathlib import Path
@@ -18,15 +19,22 @@ import pandas as pd
 import shapely
 from sqlalchemy import Engine
 
+from app.db import grids as grid_repo
 from app.db import hotspots as repo
 from app.db.hotspots import EventFilter
-from app.errors import InvalidInputError, NotFoundError
+from app.errors import ForbiddenError, InvalidInputError, NotFoundError
 from app.services import hotspots as hotspot_service
+from app.services.users import User
 from app.settings import Settings
 
 ASSET_URL = "/maps/assets/"
 CASES_MAX = 2000
+# Roles that may look at any supervisor's map (the command centre's posts).
+COMMAND_CENTRE = ("acceptor", "shift_leader", "dispatcher")
 COMPONENTS_MAX = 5000
+WORKLOAD_DAYS = 90
+# Streets on the planner map only up to this many grids (a sub-district, not a megacity).
+STREETS_MAX_GRIDS = 5000
 
 
 def _package_dir(name: str, *parts: str) -> Path | None:
@@ -47,6 +55,10 @@ def asset_files() -> dict[str, Path]:
             files[f"images/{image.name}"] = image
     if folium is not None and (folium / "leaflet_heat.min.js").exists():
         files["leaflet-heat.js"] = folium / "leaflet_heat.min.js"
+    draw = Path(__file__).parent.parent / "static" / "leaflet-draw"
+    for path in draw.rglob("*"):
+        if path.is_file() and path.suffix != ".md":
+            files[f"leaflet-draw/{path.relative_to(draw).as_posix()}"] = path
     return files
 
 
@@ -92,9 +104,23 @@ def _options(settings: Settings, lang: str, basemap: str | None, inline: bool):
     return options, inline_map
 
 
-def _render(m, inline: dict[str, str]) -> str:
+SESSION_BAR = (
+    '<form method="post" action="/logout?lang={lang}" id="cg-session" class="cg-box" '
+    'style="top:10px;right:10px;left:auto;margin:0">{who} · <button type="submit">{out}</button>'
+    "</form>"
+)
+
+
+def _render(m, inline: dict[str, str], viewer: User | None = None, lang: str = "zh") -> str:
+    """The page; a signed-in ``viewer`` sees who they are and a sign-out button."""
+    import folium
+
     from gis.maps import render_html
 
+    if viewer is not None:
+        who = html.escape(viewer.display_name or viewer.username)
+        out = "退出登录" if lang == "zh" else "Sign out"
+        m.get_root().html.add_child(folium.Element(SESSION_BAR.format(lang=lang, who=who, out=out)))
     return render_html(m, inline)
 
 
@@ -233,10 +259,23 @@ def supervisor_map_html(
     lang: str = "zh",
     basemap: str | None = None,
     inline: bool = False,
+    viewer: User | None = None,
 ) -> str:
-    """A supervisor's grids (or one grid) with open cases by deadline light."""
+    """A supervisor's grids (or one grid) with open cases by deadline light.
+
+    A ``viewer`` who is a supervisor and nothing more sees only the grids bound to them
+    (grid.supervisor = their display name), and sees them without asking; the command
+    centre's roles may look at anyone's. ``viewer=None`` is the local CLI.
+    """
     from gis.maps import deadline_light, supervisor_map
 
+    own = None
+    if viewer is not None and not viewer.has(*COMMAND_CENTRE, "admin"):
+        own = viewer.display_name or viewer.username
+        if supervisor and supervisor != own:
+            raise ForbiddenError(f"监督员只能查看自己的网格（{own}）",
+                                 f"a supervisor sees only their own grids ({own})")
+        supervisor = supervisor or (None if grid else own)
     if not grid and not supervisor:
         raise InvalidInputError(
             "需要 grid（网格编码）或 supervisor（监督员姓名）",
@@ -254,6 +293,9 @@ def supervisor_map_html(
                 f"没有找到网格或监督员：{grid or supervisor}",
                 f"no current grid or supervisor {grid or supervisor}",
             )
+        if own is not None and rows[0]["supervisor"] != own:
+            raise ForbiddenError(f"网格 {grid} 不归您（{own}）巡查",
+                                 f"grid {grid} is not one of yours ({own})")
         codes = [r["code"] for r in rows]
         cases = pd.DataFrame(repo.open_cases(conn, codes, CASES_MAX))
         parts = pd.DataFrame(repo.grid_components(conn, codes, COMPONENTS_MAX))
@@ -275,7 +317,7 @@ def supervisor_map_html(
     m = supervisor_map(
         grids, cases, title=title, components=components, streets=streets, options=options
     )
-    return _render(m, inline_map)
+    return _render(m, inline_map, viewer, lang)
 
 
 def _localised(frame: pd.DataFrame, column: str, lang: str) -> pd.Series:
@@ -340,9 +382,13 @@ def planner_map_html(
     lang: str = "zh",
     basemap: str | None = None,
     inline: bool = False,
-    extend=(),
+    viewer: User | None = None,
+    now: datetime | None = None,
 ) -> str:
-    """Grid boundaries coloured by community (touching communities get different colours)."""
+    """Grids coloured by community with their workload (components, cases in the last 90
+    days), communities and streets; a planner (``viewer`` with the planner role) also gets
+    the drawing tools and the edit panel."""
+    from gis._planner_tools import grid_editor
     from gis.maps import community_colours, planner_map
 
     if area and not hotspot_service.AREA.match(area):
@@ -361,23 +407,39 @@ def planner_map_html(
     if not keep.any():
         raise NotFoundError(f"区域 {area} 内没有网格", f"no grids in area {area}")
     colours = community_colours(layer.community, layer.weights)
+    codes = layer.codes[keep]
+    since = (now or datetime.now(ZoneInfo(settings.timezone))) - pd.Timedelta(days=WORKLOAD_DAYS)
+    with engine.connect() as conn:
+        workload = grid_repo.grid_workload(conn, area, since)
+        communities = _frame(repo.communities(conn, area), lang, "name")
+        streets = None
+        if len(codes) <= STREETS_MAX_GRIDS:
+            bounds = tuple(shapely.total_bounds(layer.geometry[keep]))
+            streets = _frame(repo.segments_near(conn, bounds, 0.0), lang, "name")
+    counts = np.array([workload.get(c, (0, 0)) for c in codes], dtype=int).reshape(-1, 2)
     grids = gpd.GeoDataFrame(
         {
-            "code": layer.codes[keep],
+            "code": codes,
             "community_code": layer.community[keep],
             "community_name": layer.community_name[keep],
             "supervisor": layer.supervisor[keep],
+            "components": counts[:, 0],
+            "cases": counts[:, 1],
         },
         geometry=layer.geometry[keep],
         crs=4326,
     )
-    with engine.connect() as conn:
-        communities = _frame(repo.communities(conn, area), lang, "name")
+    tools = []
+    if viewer is not None and viewer.has("planner", "admin"):
+        draw = None
+        if options.assets:
+            draw = {"js": ASSET_URL + "leaflet-draw/leaflet.draw.js",
+                    "css": ASSET_URL + "leaflet-draw/leaflet.draw.css"}
+        tools.append(grid_editor(viewer.extra.get("csrf", ""), options, draw_assets=draw))
     t = options.text
-    title = f"{t('planner_title')} · {int(keep.sum())} {t('grid_count')}" + (
-        f" · {area}" if area else ""
-    )
+    title = f"{t('planner_title')} · {len(codes)} {t('grid_count')}" + (f" · {area}" if area else "")
     m = planner_map(
-        grids, title=title, colours=colours, communities=communities, options=options, extend=extend
+        grids, title=title, colours=colours, communities=communities, streets=streets,
+        options=options, extend=tools,
     )
-    return _render(m, inline_map)
+    return _render(m, inline_map, viewer, lang)

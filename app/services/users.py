@@ -120,25 +120,43 @@ def authenticate(engine: Engine, username: str, password: str) -> dict:
     return row
 
 
-def issue_token(settings: Settings, username: str, minutes: int | None = None) -> str:
+def issue_token(settings: Settings, username: str, minutes: int | None = None,
+                **claims: str) -> str:
     now = datetime.now(UTC)
-    claims = {"sub": username, "iat": now, "exp": now + timedelta(minutes=minutes or settings.token_minutes)}
+    claims = {"sub": username, "iat": now,
+              "exp": now + timedelta(minutes=minutes or settings.token_minutes), **claims}
     return jwt.encode(claims, secret_key(settings), algorithm=ALGORITHM)
 
 
-def user_from_token(engine: Engine, settings: Settings, token: str) -> User:
-    """The active user a valid, unexpired token names, else 401."""
+def issue_session(settings: Settings, username: str) -> str:
+    """A browser session token: a signed token carrying its own CSRF secret (``csrf``)."""
+    return issue_token(settings, username, csrf=secrets.token_urlsafe(24))
+
+
+def read_token(settings: Settings, token: str) -> dict:
+    """The claims of a valid, unexpired token, else 401."""
     try:
-        claims = jwt.decode(token, secret_key(settings), algorithms=[ALGORITHM])
+        return jwt.decode(token, secret_key(settings), algorithms=[ALGORITHM])
     except jwt.ExpiredSignatureError:
         raise UnauthenticatedError("令牌已过期，请重新登录", "the token has expired; sign in again") from None
     except jwt.InvalidTokenError:
         raise UnauthenticatedError("令牌无效", "invalid token") from None
+
+
+def user_from_claims(engine: Engine, claims: dict) -> User:
+    """The active user the claims name, else 401; a session's CSRF secret rides in ``extra``."""
     with engine.connect() as conn:
         row = repo.get_user(conn, str(claims.get("sub")))
     if row is None or not row["is_active"]:
         raise UnauthenticatedError("账号不存在或已停用", "the account does not exist or is disabled")
-    return User(row["username"], tuple(row["roles"]), row["display_name"], row["unit_id"], row["unit_code"])
+    extra = {"csrf": claims["csrf"]} if "csrf" in claims else {}
+    return User(row["username"], tuple(row["roles"]), row["display_name"], row["unit_id"],
+                row["unit_code"], extra)
+
+
+def user_from_token(engine: Engine, settings: Settings, token: str) -> User:
+    """The active user a valid, unexpired token names, else 401."""
+    return user_from_claims(engine, read_token(settings, token))
 
 
 def audit(engine: Engine, username: str | None, method: str, path: str, status: int,

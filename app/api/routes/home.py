@@ -11,10 +11,14 @@ PAGE = """<!doctype html><html lang="zh"><head><meta charset="utf-8">
 line-height:1.6;color:#222}code{background:#f3f3f3;padding:0 .3em}a{color:#0a58ca}</style></head>
 <body><h1>CityGrid 数字化城管</h1>
 <p>万米单元网格管理法与城市部件事件管理法 · Digital city management on the grid method.</p>
+<p><a href="/login">登录 Sign in</a> (accounts: <code>citygrid users add</code>) ·
+<form method="post" action="/logout" style="display:inline"><button>退出 Sign out</button></form></p>
 <ul>
-<li><a href="/maps/hotspots">热点分析地图 Hotspot map (Getis-Ord Gi*)</a> ·
-    <a href="/maps/planner">网格规划地图 Planner map</a> ·
-    <a href="/maps/supervisor?grid=320599001001001">监督员地图 Supervisor map</a></li>
+<li><a href="/maps/hotspots">热点分析地图 Hotspot map (Getis-Ord Gi*)</a> (public) ·
+    <a href="/maps/planner">网格规划地图 Planner map</a> (planner: draw, preview, submit edits;
+    analyst: view) ·
+    <a href="/maps/supervisor">监督员地图 Supervisor map</a> (a supervisor's own grids; command
+    centre: <code>?grid=</code> or <code>?supervisor=</code>)</li>
 <li><a href="/api/v1/hotspots/grids?geometry=false&amp;significant=true">网格热点 Grid hotspots</a> ·
     <a href="/api/v1/hotspots/streets">街道热点排名 Street ranking</a></li>
 <li><a href="/docs">接口文档 API docs (OpenAPI)</a></li>

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, HTMLResponse
 
+from app.api.auth import require
 from app.api.deps import EngineDep, LanguageDep, SettingsDep
 from app.api.routes.hotspots import FilterDep, event_filter
 from app.services import maps as service
+from app.services.users import User
 
 router = APIRouter(prefix="/maps", tags=["maps 地图"])
 Basemap = Literal["osm", "tianditu", "none"]
@@ -19,6 +21,7 @@ BASEMAP = Query(None, description="底图 / basemap: osm, tianditu (needs a key)
 
 @router.get("/supervisor", response_class=HTMLResponse, summary="监督员地图 / supervisor map")
 def read_supervisor_map(
+    viewer: Annotated[User, require("supervisor", *service.COMMAND_CENTRE)],
     engine: EngineDep,
     settings: SettingsDep,
     lang: LanguageDep,
@@ -28,7 +31,8 @@ def read_supervisor_map(
     basemap: Basemap | None = BASEMAP,
 ):
     return service.supervisor_map_html(
-        engine, settings, grid=grid, supervisor=supervisor, at=at, lang=lang, basemap=basemap
+        engine, settings, grid=grid, supervisor=supervisor, at=at, lang=lang, basemap=basemap,
+        viewer=viewer,
     )
 
 
@@ -50,13 +54,16 @@ def read_hotspot_map(
 
 @router.get("/planner", response_class=HTMLResponse, summary="网格规划地图 / planner map")
 def read_planner_map(
+    viewer: Annotated[User, require("planner", "analyst")],
     engine: EngineDep,
     settings: SettingsDep,
     lang: LanguageDep,
     area: str | None = Query(None, description="区/街道/社区编码 / area code"),
     basemap: Basemap | None = BASEMAP,
 ):
-    return service.planner_map_html(engine, settings, area=area, lang=lang, basemap=basemap)
+    return service.planner_map_html(
+        engine, settings, area=area, lang=lang, basemap=basemap, viewer=viewer
+    )
 
 
 @router.get("/assets/{name:path}", include_in_schema=False)

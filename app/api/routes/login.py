@@ -1,0 +1,103 @@
+"""Sign-in and sign-out pages for the browser (the map pages): a session cookie.
+
+Scripts keep using bearer tokens (``/api/v1/auth/token``). The cookie is HttpOnly and
+SameSite=Lax, and a write it authenticates must also echo the session's CSRF secret (see
+:mod:`app.api.auth`), so another site can neither read the session nor act with it.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from app.api.auth import SESSION_COOKIE
+from app.api.deps import EngineDep, LanguageDep, SettingsDep
+from app.api.ratelimit import limit
+from app.errors import UnauthenticatedError
+from app.services import users as service
+
+router = APIRouter(include_in_schema=False)
+
+TEXT = {
+    "zh": {"title": "登录 CityGrid 数字化城管", "user": "用户名", "password": "密码",
+           "submit": "登录", "other": "English"},
+    "en": {"title": "Sign in to CityGrid", "user": "Username", "password": "Password",
+           "submit": "Sign in", "other": "中文"},
+}
+PAGE = """<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1"><title>{title}</title>
+<style>body{{font-family:system-ui,"Noto Sans CJK SC",sans-serif;background:#f4f6f8;margin:0}}
+form{{max-width:22rem;margin:12vh auto;background:#fff;padding:2rem;border-radius:8px;
+box-shadow:0 2px 10px #0002}}h1{{font-size:1.25rem;margin:0 0 1.2rem}}
+label{{display:block;margin:.8rem 0 .3rem;color:#444}}
+input{{width:100%;box-sizing:border-box;padding:.55rem;font-size:1rem;border:1px solid #bbb;
+border-radius:4px}}button{{margin-top:1.3rem;width:100%;padding:.65rem;font-size:1rem;
+background:#08519c;color:#fff;border:0;border-radius:4px;cursor:pointer}}
+.error{{background:#fdecea;color:#8a1f11;padding:.6rem;border-radius:4px}}
+.lang{{float:right;font-size:.85rem}}</style></head><body>
+<form method="post" action="/login?lang={lang}"><a class="lang" href="{switch}">{other}</a>
+<h1>{title}</h1>{error}<input type="hidden" name="next" value="{next}">
+<label for="username">{user}</label><input id="username" name="username" value="{username}"
+ autocomplete="username" required autofocus>
+<label for="password">{password}</label><input id="password" name="password" type="password"
+ autocomplete="current-password" required>
+<button type="submit">{submit}</button></form></body></html>"""
+
+
+def safe_next(target: str | None) -> str:
+    """Only paths on this site: an open redirect would let a link send users elsewhere."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def _page(lang: str, target: str, username: str = "", error: str = "") -> str:
+    t = TEXT[lang]
+    other = "en" if lang == "zh" else "zh"
+    return PAGE.format(
+        lang=lang, next=html.escape(target), username=html.escape(username),
+        error=f'<p class="error" role="alert">{html.escape(error)}</p>' if error else "",
+        switch=f"/login?lang={other}&next={quote(target)}", **t,
+    )
+
+
+@router.get("/login", response_class=HTMLResponse)
+def read_login(lang: LanguageDep, next: str | None = Query(None, max_length=2000)) -> str:
+    return _page(lang, safe_next(next))
+
+
+@router.post("/login")
+def sign_in(
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    lang: LanguageDep,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=1000)],
+    next: Annotated[str, Form(max_length=2000)] = "/",
+):
+    limit(request, "login", settings.login_rate_per_minute)
+    target = safe_next(next)
+    try:
+        user = service.authenticate(engine, username, password)
+    except UnauthenticatedError as exc:
+        return HTMLResponse(_page(lang, target, username, exc.message(lang)), status_code=401)
+    request.state.user = service.User(user["username"], tuple(user["roles"]))  # audit trail
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE, service.issue_session(settings, user["username"]),
+        max_age=settings.token_minutes * 60, httponly=True, samesite="lax",
+        secure=request.url.scheme == "https", path="/",
+    )
+    return response
+
+
+@router.post("/logout")
+def sign_out(lang: LanguageDep):
+    response = RedirectResponse(f"/login?lang={lang}", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
