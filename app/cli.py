@@ -338,10 +338,28 @@ def serve(host: str | None = None, port: int | None = None, workers: int = 1) ->
             import os
 
             os.environ["DATABASE_URL"] = _database_url(settings)
-        uvicorn.run("app.main:create_app", factory=True, host=settings.host, port=settings.port,
-                    workers=workers, log_level="info")
+        _serve_workers(settings.host, settings.port, workers)
     else:
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+def _serve_workers(host: str, port: int, workers: int) -> None:
+    """uvicorn's worker processes on a socket bound here. uvicorn binds its own with protocol
+    0, so asyncio never sets TCP_NODELAY on the connections, and every keep-alive response
+    then waits ~40 ms for a delayed ACK (measured: 3 ms → 44 ms per request)."""
+    import socket
+
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config("app.main:create_app", factory=True, host=host, port=port,
+                            workers=workers, log_level="info")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    Multiprocess(config, sockets=[sock]).run()
 
 
 @app.command("run")

@@ -7,7 +7,7 @@ import pkgutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from sqlalchemy.orm import sessionmaker
 from starlette.concurrency import run_in_threadpool
 
@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   lifespan=lifespan)
     app.state.settings = settings
     install_problem_handlers(app)
-    app.middleware("http")(_audit_writes)
+    app.add_middleware(AuditWrites)
     for router in _routers():
         app.include_router(router)
     return app
@@ -53,14 +53,43 @@ WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 NOT_AUDITED = ("/api/v1/auth/token", "/api/v1/events/assign")
 
 
-async def _audit_writes(request: Request, call_next):
-    response = await call_next(request)
-    if request.method in WRITE_METHODS and not request.url.path.endswith(NOT_AUDITED):
-        user = getattr(request.state, "user", None)
-        client = request.client.host if request.client else None
-        await run_in_threadpool(audit, request.app.state.engine, user.username if user else None,
-                                request.method, request.url.path, response.status_code, client)
-    return response
+class AuditWrites:
+    """Pure ASGI middleware: after a write's response has gone out, record who did what.
+
+    Writing the audit row after the last byte keeps it off the caller's latency (an intake
+    is a few milliseconds; the extra transaction was a fifth of it) while every write is
+    still recorded, including refused ones (401/403/4xx) and failures (500).
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in WRITE_METHODS
+            or scope["path"].endswith(NOT_AUDITED)
+        ):
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})  # request.state.user lands here
+        status = 500
+
+        async def send_status(message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            user = state.get("user")
+            client = scope.get("client")
+            await run_in_threadpool(
+                audit, scope["app"].state.engine, user.username if user else None,
+                scope["method"], scope["path"], status, client[0] if client else None,
+            )
 
 
 def _routers() -> list:

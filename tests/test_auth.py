@@ -122,6 +122,16 @@ def test_admins_manage_users_and_roles_are_checked(world):
     assert all("password_hash" not in u for u in users)
 
 
+def test_a_disabled_account_is_refused_at_once(world):
+    client, settings, _ = world
+    admin = auth.headers(settings, "admin")
+    planner = auth.headers(settings, "planner", username="zhou")
+    assert client.get("/api/v1/auth/me", headers=planner).status_code == 200
+    r = client.patch("/api/v1/users/zhou", json={"is_active": False}, headers=admin)
+    assert r.status_code == 200
+    assert client.get("/api/v1/auth/me", headers=planner).status_code == 401
+
+
 def test_handlers_see_only_their_units_cases(world):
     client, settings, _ = world
     lon, lat = sd.lonlat(30, 30)  # A1: no rule, no grid unit → the office U-JD-001

@@ -89,8 +89,7 @@ def assign_points(
         )
         if f[k] is not None
     }
-    units = repo.units_by_id(conn, unit_ids)
-    centre = repo.command_centre(conn)
+    units, centre = repo.units_and_centre(conn, unit_ids)
     return [
         decide(settings, p, f, classes[(p.kind, p.code)], units, centre) if f["grid_id"] else None
         for p, f in zip(points, facts, strict=True)

@@ -104,11 +104,12 @@ def create_event(
                 "reported",
                 f"source={request.source}",
             )
+            event = repo.get_event(conn, event_id)  # same transaction: no second checkout
     if event_id is None:  # a concurrent retry with the same key won the insert
         existing = _replay(engine, request.idempotency_key or "", print_)
         assert existing is not None
         return existing, False
-    return get_event(engine, event_id), True
+    return event, True
 
 
 def _replay(engine: Engine, key: str, print_: str) -> dict | None:
