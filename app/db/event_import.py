@@ -195,22 +195,29 @@ EVENT_COPY_COLUMNS = (
 )
 
 
-def copy_rows(
-    conn: Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence]
-) -> int:
-    """COPY rows (CSV; None → NULL) into ``table``; returns the number written."""
+def csv_buffer(rows: Iterable[Sequence]) -> io.StringIO:
+    """Rows as CSV for COPY (None → ``\\N``), rewound."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    n = 0
-    for row in rows:
-        writer.writerow(["\\N" if v is None else v for v in row])
-        n += 1
+    writer.writerows(["\\N" if v is None else v for v in row] for row in rows)
     buffer.seek(0)
+    return buffer
+
+
+def copy_csv(conn: Connection, table: str, columns: Sequence[str], buffer: io.StringIO) -> int:
+    """COPY a :func:`csv_buffer` into ``table``; returns the number of rows written."""
     cursor = conn.connection.driver_connection.cursor()
     cursor.copy_expert(
         f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT csv, NULL '\\N')", buffer
     )
-    return n
+    return cursor.rowcount
+
+
+def copy_rows(
+    conn: Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence]
+) -> int:
+    """COPY rows (CSV; None → NULL) into ``table``; returns the number written."""
+    return copy_csv(conn, table, columns, csv_buffer(rows))
 
 
 def _box(bbox: BBox) -> dict:

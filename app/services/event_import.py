@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -593,34 +594,50 @@ def _write(
     )
     bar = tqdm(total=len(kept), unit="event", desc="writing events", disable=not progress)
     written = 0
-    for lo in range(0, len(kept), CHUNK):
-        positions = kept[lo : lo + CHUNK]
-        chunk = rows.iloc[positions]
-        events = list(
-            _event_rows(
-                settings,
-                chunk,
-                [facts[p] for p in positions],
-                ids[lo : lo + CHUNK],
-                position_id,
-                classes,
-                units,
-                centre,
+    # Two cores at work: while PostgreSQL takes in one chunk (COPY, index and key upkeep),
+    # this process decides and encodes the next. Only the copier thread touches ``conn``
+    # meanwhile; one transaction throughout, so a failing chunk still rolls back the file.
+    with ThreadPoolExecutor(1, thread_name_prefix="copy") as copier:
+        pending = None
+        for lo in range(0, len(kept), CHUNK):
+            positions = kept[lo : lo + CHUNK]
+            chunk = rows.iloc[positions]
+            events = list(
+                _event_rows(
+                    settings,
+                    chunk,
+                    [facts[p] for p in positions],
+                    ids[lo : lo + CHUNK],
+                    position_id,
+                    classes,
+                    units,
+                    centre,
+                )
             )
-        )
-        written += repo.copy_rows(conn, "event", repo.EVENT_COPY_COLUMNS, events)
-        repo.copy_rows(
-            conn,
-            "case_log",
-            ("event_id", "actor", "action", "to_status", "note"),
-            (
+            logs = repo.csv_buffer(
                 (e[0], e[8], "import", "reported", f"{source} row {r}")
                 for e, r in zip(events, chunk["row"], strict=True)
-            ),
-        )
-        bar.update(len(chunk))
+            )
+            buffers = (repo.csv_buffer(events), logs, len(chunk))
+            if pending is not None:
+                written += _copied(pending, bar)
+            pending = copier.submit(_copy_chunk, conn, *buffers)
+        if pending is not None:
+            written += _copied(pending, bar)
     bar.close()
     return written
+
+
+def _copy_chunk(conn: Connection, events, logs, n: int) -> tuple[int, int]:
+    copied = repo.copy_csv(conn, "event", repo.EVENT_COPY_COLUMNS, events)
+    repo.copy_csv(conn, "case_log", ("event_id", "actor", "action", "to_status", "note"), logs)
+    return copied, n
+
+
+def _copied(pending, bar) -> int:
+    copied, n = pending.result()
+    bar.update(n)
+    return copied
 
 
 def _event_rows(
