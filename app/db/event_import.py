@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 import geopandas as gpd
 import pandas as pd
+import shapely
 from sqlalchemy import Connection, text
 
 BBox = tuple[float, float, float, float]
@@ -27,6 +29,21 @@ def _frame(conn: Connection, sql: str, params: dict) -> gpd.GeoDataFrame:
     )
 
 
+def _copied_frame(conn: Connection, sql: str, params: dict, dtype: dict) -> gpd.GeoDataFrame:
+    """Like :func:`_frame`, read through COPY … TO STDOUT and pandas' C CSV reader: several
+    times faster for the hundreds of thousands of candidate components a city-wide file
+    needs. ``dtype`` names every column but ``wkb`` (hex)."""
+    cursor = conn.connection.driver_connection.cursor()
+    query = cursor.mogrify(re.sub(r"(?<!:):(\w+)", r"%(\1)s", sql), params).decode()
+    buffer = io.StringIO()
+    cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER)", buffer)
+    buffer.seek(0)
+    frame = pd.read_csv(buffer, dtype={**dtype, "wkb": str}, keep_default_na=False,
+                        na_values={k: [""] for k in dtype})
+    geoms = shapely.from_wkb(frame.pop("wkb").str.slice(2).to_numpy()) if len(frame) else []
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=4326), crs=4326)
+
+
 def grid_versions(conn: Connection, start: datetime, end: datetime) -> gpd.GeoDataFrame:
     """Grid versions valid at some moment in [start, end]."""
     return _frame(
@@ -41,7 +58,7 @@ def grid_versions(conn: Connection, start: datetime, end: datetime) -> gpd.GeoDa
 
 
 def street_segments(conn: Connection, bbox: BBox) -> gpd.GeoDataFrame:
-    return _frame(
+    return _copied_frame(
         conn,
         """
         SELECT s.id AS segment_id, s.street_id, n.name AS street_name, n.grade AS street_grade,
@@ -49,6 +66,7 @@ def street_segments(conn: Connection, bbox: BBox) -> gpd.GeoDataFrame:
         FROM street_segment s JOIN street n ON n.id = s.street_id
         WHERE s.geom && ST_MakeEnvelope(:x1, :y1, :x2, :y2, 4326)""",
         _box(bbox),
+        {"segment_id": "int64", "street_id": "int64", "street_name": str, "street_grade": str},
     )
 
 
@@ -60,7 +78,7 @@ def components(
     identifiers: Sequence[str],
 ) -> gpd.GeoDataFrame:
     """Candidate components: of the classes reported in the bbox, plus those named by id."""
-    return _frame(
+    return _copied_frame(
         conn,
         """
         SELECT id, identifier, class_code, status, maintainer_unit_id, owner_unit_id,
@@ -70,6 +88,8 @@ def components(
                AND geom && ST_MakeEnvelope(:x1, :y1, :x2, :y2, 4326))
            OR identifier = ANY(:idents)""",
         {"scheme": scheme, "codes": list(class_codes), "idents": list(identifiers), **_box(bbox)},
+        {"id": "int64", "identifier": str, "class_code": str, "status": str,
+         "maintainer_unit_id": "Int64", "owner_unit_id": "Int64"},
     )
 
 

@@ -20,7 +20,7 @@ from app.errors import (
     UnknownClassError,
 )
 from app.schemas.events import EventCreate, LocatedClassRef
-from app.services.assignment import PointRequest, assign_points
+from app.services.assignment import PointRequest, assign_points, assignment_json
 from app.services.users import User
 from app.settings import Settings
 
@@ -156,7 +156,7 @@ def _row(settings: Settings, r: EventCreate, a: dict, now: datetime, public_toke
         "component_id": comp.get("id"),
         "component_distance_m": comp.get("distance_m"),
         "unit_id": unit.get("id"),
-        "assignment": json.dumps(a, default=str, ensure_ascii=False),
+        "assignment": assignment_json(a),
         "deadline_at": a["deadline"]["at"],
     }
 
