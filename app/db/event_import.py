@@ -240,5 +240,10 @@ def copy_rows(
     return copy_csv(conn, table, columns, csv_buffer(rows))
 
 
+def analyze(conn: Connection) -> None:
+    """Refresh the planner statistics of the tables a bulk import grows."""
+    conn.execute(text("ANALYZE event, case_log"))
+
+
 def _box(bbox: BBox) -> dict:
     return {"x1": bbox[0], "y1": bbox[1], "x2": bbox[2], "y2": bbox[3]}

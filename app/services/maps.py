@@ -106,7 +106,7 @@ def _options(settings: Settings, lang: str, basemap: str | None, inline: bool):
 
 SESSION_BAR = (
     '<form method="post" action="/logout?lang={lang}" id="cg-session" class="cg-box" '
-    'style="top:10px;right:10px;left:auto;margin:0">{who} · <button type="submit">{out}</button>'
+    'style="top:10px;left:56px;margin:0">{who} · <button type="submit">{out}</button>'
     "</form>"
 )
 
@@ -383,7 +383,6 @@ def planner_map_html(
     basemap: str | None = None,
     inline: bool = False,
     viewer: User | None = None,
-    now: datetime | None = None,
 ) -> str:
     """Grids coloured by community with their workload (components, cases in the last 90
     days), communities and streets; a planner (``viewer`` with the planner role) also gets
@@ -408,7 +407,7 @@ def planner_map_html(
         raise NotFoundError(f"区域 {area} 内没有网格", f"no grids in area {area}")
     colours = community_colours(layer.community, layer.weights)
     codes = layer.codes[keep]
-    since = (now or datetime.now(ZoneInfo(settings.timezone))) - pd.Timedelta(days=WORKLOAD_DAYS)
+    since = datetime.now(ZoneInfo(settings.timezone)) - pd.Timedelta(days=WORKLOAD_DAYS)
     with engine.connect() as conn:
         workload = grid_repo.grid_workload(conn, area, since)
         communities = _frame(repo.communities(conn, area), lang, "name")
