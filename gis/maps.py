@@ -339,24 +339,9 @@ def planner_map(
     if {"components", "cases"} <= set(grids.columns):
         fields += ["components", "cases"]
         aliases += [t("components_count"), t("cases_90d")]
-    index = shown["community_code"].map(colours).fillna(0).astype(int)
+    index = shown["community_code"].map(colours).fillna(0).astype(int).to_numpy()
     group = folium.FeatureGroup(name=t("grids_layer"), show=True).add_to(m)
-    for k, colour in enumerate(COMMUNITY_COLOURS):
-        part = shown[index == k]
-        if part.empty:
-            continue
-        folium.GeoJson(
-            feature_collection(part, fields),
-            control=False,
-            style_function=lambda _, c=colour: {
-                "fillColor": c,
-                "color": "#636363",
-                "weight": 0.5,
-                "fillOpacity": 0.7,
-            },
-            zoom_on_click=False,
-            tooltip=folium.GeoJsonTooltip(fields, aliases=aliases),
-        ).add_to(group)
+    _grids_by_class(group, shown, index, COMMUNITY_COLOURS, fields, aliases, 0.7)
     if "cases" in fields:
         _workload_layer(m, shown, fields, aliases, options)
     if communities is not None and len(communities):
@@ -388,15 +373,22 @@ def _workload_layer(m, shown: gpd.GeoDataFrame, fields, aliases, options: MapOpt
     edges = np.unique(np.quantile(cases, [0.2, 0.4, 0.6, 0.8])) if len(cases) else []
     level = np.searchsorted(edges, cases, side="right")
     group = folium.FeatureGroup(name=t("workload_layer"), show=False).add_to(m)
-    for k, colour in enumerate(WORKLOAD_COLOURS):
-        part = shown[level == k]
+    _grids_by_class(group, shown, level, WORKLOAD_COLOURS, fields, aliases, 0.8)
+
+
+def _grids_by_class(group, shown, classes, palette, fields, aliases, opacity: float) -> None:
+    """One GeoJSON layer per class (palette index): a constant style, no per-feature table."""
+    import folium
+
+    for k, colour in enumerate(palette):
+        part = shown[classes == k]
         if part.empty:
             continue
         folium.GeoJson(
             feature_collection(part, fields),
             control=False,
             style_function=lambda _, c=colour: {
-                "fillColor": c, "color": "#636363", "weight": 0.5, "fillOpacity": 0.8,
+                "fillColor": c, "color": "#636363", "weight": 0.5, "fillOpacity": opacity,
             },
             zoom_on_click=False,
             tooltip=folium.GeoJsonTooltip(fields, aliases=aliases),
