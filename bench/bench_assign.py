@@ -37,9 +37,10 @@ from sqlalchemy import text
 from app import PROJECT_ROOT
 from app.db.migrate import upgrade
 from app.db.session import make_engine
+from app.services.bulk_assignment import gather_bulk_facts
 from app.services.classes import load_standard_classes
 from app.services.demo import LAYER_OPTIONS, _event_table
-from app.services.event_import import gather_bulk_facts, import_event_frame
+from app.services.event_import import import_event_frame
 from app.services.imports import import_frame
 from app.settings import Settings
 from gis.demo import generate_district, read_district, write_district
