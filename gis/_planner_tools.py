@@ -179,7 +179,9 @@ SCRIPT = """
         b.moved.components.length + ' ' + T.components + '</div>';
     }
     if (b.grids) {
-      L.geoJSON(b.grids, {style: {color: '#ff7f00', weight: 3, dashArray: '6 4', fillOpacity: 0.1}}).addTo(preview);
+      // previewed grids do not exist yet: not selectable
+      L.geoJSON(b.grids, {style: {color: '#ff7f00', weight: 3, dashArray: '6 4', fillOpacity: 0.1},
+                          interactive: false}).addTo(preview);
     }
     $('cg-result').innerHTML = html;
     $('cg-submit').disabled = !(dryRun && res.status < 400 && b.valid);
