@@ -374,6 +374,18 @@ def _workload_layer(m, shown: gpd.GeoDataFrame, fields, aliases, options: MapOpt
     level = np.searchsorted(edges, cases, side="right")
     group = folium.FeatureGroup(name=t("workload_layer"), show=False).add_to(m)
     _grids_by_class(group, shown, level, WORKLOAD_COLOURS, fields, aliases, 0.8)
+    # counts are whole numbers: class k holds ceil(edge[k-1]) … ceil(edge[k]) - 1
+    lows = [0, *np.ceil(edges).astype(int)]
+    highs = [*(np.ceil(edges).astype(int) - 1), int(cases.max(initial=0))]
+    add_legend(
+        m,
+        t("workload_layer"),
+        [
+            (WORKLOAD_COLOURS[k], f"{lo}–{hi}" if hi > lo else f"{lo}")
+            for k, (lo, hi) in enumerate(zip(lows, highs, strict=True))
+            if hi >= lo
+        ],
+    )
 
 
 def _grids_by_class(group, shown, classes, palette, fields, aliases, opacity: float) -> None:
