@@ -23,6 +23,7 @@ import pytest
 from sqlalchemy import text
 
 from app.api.auth import SESSION_COOKIE
+from app.db.grids import busiest_supervisor
 from app.db.session import make_engine
 from app.errors import ConflictError
 from app.services.users import create_user
@@ -227,13 +228,7 @@ def test_planner_map_colours_grids_by_community(server, tmp_path) -> None:
 
 def test_supervisor_map_lights_cases_and_links_them(server, tmp_path) -> None:
     base, _, engine = server
-    with engine.connect() as conn:
-        who = conn.execute(
-            text(
-                "SELECT g.supervisor FROM event e JOIN grid g ON g.code = e.grid_code "
-                "WHERE e.status IN ('dispatched', 'handling') GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1"
-            )
-        ).scalar_one()
+    who, _, _ = _supervisors(engine)
     cookie = sign_in(base, engine, "dispatcher-qian", "dispatcher")
     at = "2026-10-31T12:00:00"
     page = httpx.get(
@@ -260,10 +255,7 @@ def test_supervisor_map_lights_cases_and_links_them(server, tmp_path) -> None:
 def _supervisors(engine) -> tuple[str, list[str], str]:
     """A supervisor with open cases, their current grids, and a grid of someone else."""
     with engine.connect() as conn:
-        who = conn.execute(text(
-            "SELECT g.supervisor FROM event e JOIN grid g ON g.code = e.grid_code "
-            "WHERE e.status NOT IN ('closed', 'voided') AND g.valid_to IS NULL "
-            "GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")).scalar_one()
+        who = busiest_supervisor(conn)
         own = conn.execute(text("SELECT code FROM grid WHERE supervisor = :w AND valid_to IS NULL "
                                 "ORDER BY code"), {"w": who}).scalars().all()
         other = conn.execute(text("SELECT min(code) FROM grid WHERE supervisor <> :w "

@@ -40,7 +40,8 @@ def _page(request: Request, status: int, title: str, detail: str) -> Response:
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     if status == 401:  # not signed in: to the sign-in page, and back here afterwards
         return RedirectResponse(f"/login?next={quote(here)}", status_code=303)
-    login = "换个账号登录" if language_of(request) == "zh" else "sign in as someone else"
+    lang = language_of(request, request.query_params.get("lang"))
+    login = "换个账号登录" if lang == "zh" else "sign in as someone else"
     return HTMLResponse(
         HTML_PAGE.format(status=status, title=html.escape(title), detail=html.escape(detail),
                          next=quote(here), login=login),

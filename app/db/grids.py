@@ -108,3 +108,11 @@ def grid_workload(conn, area: str | None, since: datetime) -> dict[str, tuple[in
     WHERE g.valid_to IS NULL AND g.code LIKE :prefix"""
     rows = conn.execute(text(sql), {"prefix": prefix, "since": since})
     return {r.code: (r.components, r.cases) for r in rows}
+
+
+def busiest_supervisor(conn) -> str | None:
+    """The supervisor whose current grids hold the most unfinished cases."""
+    return conn.execute(text(
+        "SELECT g.supervisor FROM event e JOIN grid g ON g.code = e.grid_code "
+        "WHERE g.valid_to IS NULL AND e.status NOT IN ('closed', 'voided') "
+        "GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")).scalar()

@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from app.db import events as event_repo
+from app.db import grids as grid_repo
 from app.errors import InvalidInputError
 from app.services.event_import import import_event_frame
 from app.services.imports import ImportOptions, import_frame
@@ -105,10 +106,7 @@ def create_demo_accounts(engine: Engine, settings: Settings) -> Path:
 
     password = secrets.token_urlsafe(9)
     with engine.connect() as conn:
-        supervisor = conn.execute(text(
-            "SELECT g.supervisor FROM event e JOIN grid g ON g.code = e.grid_code "
-            "WHERE g.valid_to IS NULL AND e.status NOT IN ('closed', 'voided') "
-            "GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")).scalar()
+        supervisor = grid_repo.busiest_supervisor(conn)
     lines = [f"# demo accounts (password for all: {password})"]
     for username, roles, name in DEMO_ACCOUNTS:
         create_user(engine, username, password, roles, name or supervisor)
