@@ -178,6 +178,9 @@ def api_latency(url: str, points: np.ndarray, home: Path, workers: int = 1) -> d
             with lock:
                 latencies.append(elapsed)
 
+        with httpx.Client() as client:  # warm up: connections, prepared statements, caches
+            for p in points[rng.integers(0, len(points), 50)]:
+                one(p, client, [], threading.Lock())
         # Closed loop (each client sends its next report the moment it has an answer): the
         # saturation throughput, and latency when the machine is the bottleneck.
         for clients in (1, 10, 50):

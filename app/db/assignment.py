@@ -127,7 +127,7 @@ def _positional(sql: str) -> str:
 
 
 PREPARE = f"PREPARE {STATEMENT} ({', '.join(t for _, t in PARAMETERS)}) AS {_positional(FACTS)}"
-EXECUTE = (
+EXECUTE = text(
     "SET LOCAL plan_cache_mode = force_generic_plan; "
     f"EXECUTE {STATEMENT}({', '.join(f'CAST(:{n} AS {t})' for n, t in PARAMETERS)})"
 )
@@ -156,7 +156,7 @@ def gather_facts(
         conn.connection.driver_connection.cursor().execute(PREPARE)
         info[STATEMENT] = True
     rows = conn.execute(
-        text(EXECUTE),
+        EXECUTE,
         {
             "lon": list(lon),
             "lat": list(lat),

@@ -46,15 +46,20 @@ def existing_codes(conn: Connection, scheme: str, kind: str) -> set[str]:
     return {r[0] for r in result}
 
 
+CLASSES_BY_KEY = text(
+    "SELECT c.* FROM classification c JOIN unnest(CAST(:kinds AS text[]), "
+    "CAST(:codes AS text[])) AS k(kind, code) ON c.kind = k.kind AND c.code = k.code "
+    "WHERE c.scheme = :scheme"
+)
+
+
 def get_classes(conn: Connection, scheme: str, keys: set[tuple[str, str]]) -> dict[tuple[str, str], dict]:
     """Class rows for the given (kind, code) pairs of ``scheme``; missing pairs are absent."""
     if not keys:
         return {}
     kinds, codes = zip(*keys, strict=True)
     result = conn.execute(
-        text("SELECT c.* FROM classification c JOIN unnest(CAST(:kinds AS text[]), "
-             "CAST(:codes AS text[])) AS k(kind, code) ON c.kind = k.kind AND c.code = k.code "
-             "WHERE c.scheme = :scheme"),
+        CLASSES_BY_KEY,
         {"scheme": scheme, "kinds": list(kinds), "codes": list(codes)},
     ).mappings()
     return {(r["kind"], r["code"]): dict(r) for r in result}

@@ -24,57 +24,43 @@ LEFT JOIN component c ON c.id = e.component_id
 LEFT JOIN responsible_unit u ON u.id = e.unit_id
 """
 
-INSERT_EVENT = """
-INSERT INTO event (scheme, class_kind, class_code, geom, location_text, description, source,
-                   reporter, reporter_contact, photo_urls, idempotency_key, public_token,
-                   observed_at, reported_at, grid_id, grid_code, community_code,
-                   subdistrict_code, district_code, street_id, street_distance_m, component_id,
-                   component_distance_m, unit_id, assignment, deadline_at, status)
-VALUES (:scheme, :class_kind, :class_code, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326),
-        :location_text, :description, :source, :reporter, CAST(:reporter_contact AS jsonb),
-        CAST(:photo_urls AS text[]), :idempotency_key, :public_token, :observed_at, :reported_at,
-        :grid_id, :grid_code, :community_code, :subdistrict_code, :district_code, :street_id,
-        :street_distance_m, :component_id, :component_distance_m, :unit_id,
-        CAST(:assignment AS jsonb), :deadline_at, 'reported')
-ON CONFLICT (idempotency_key) DO NOTHING
-RETURNING id
-"""
+# The case and its first log line in one statement (one round trip on the intake path).
+INSERT_REPORTED = text("""
+WITH ins AS (
+    INSERT INTO event (scheme, class_kind, class_code, geom, location_text, description, source,
+                       reporter, reporter_contact, photo_urls, idempotency_key, public_token,
+                       observed_at, reported_at, grid_id, grid_code, community_code,
+                       subdistrict_code, district_code, street_id, street_distance_m,
+                       component_id, component_distance_m, unit_id, assignment, deadline_at,
+                       status)
+    VALUES (:scheme, :class_kind, :class_code, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326),
+            :location_text, :description, :source, :reporter, CAST(:reporter_contact AS jsonb),
+            CAST(:photo_urls AS text[]), :idempotency_key, :public_token, :observed_at,
+            :reported_at, :grid_id, :grid_code, :community_code, :subdistrict_code,
+            :district_code, :street_id, :street_distance_m, :component_id,
+            :component_distance_m, :unit_id, CAST(:assignment AS jsonb), :deadline_at,
+            'reported')
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id
+), log AS (
+    INSERT INTO case_log (event_id, actor, action, from_status, to_status, note)
+    SELECT id, :reporter, 'report', NULL, 'reported', :log_note FROM ins
+)
+SELECT id FROM ins
+""")
 
 
-def insert_event(conn: Connection, values: dict) -> int | None:
-    """Insert one case; None when its idempotency key already exists (nothing inserted)."""
-    return conn.execute(text(INSERT_EVENT), values).scalar()
+def insert_reported_event(conn: Connection, values: dict, log_note: str) -> int | None:
+    """Insert one case with its "report" log line; None when its idempotency key already
+    exists (nothing inserted)."""
+    return conn.execute(INSERT_REPORTED, {**values, "log_note": log_note}).scalar()
 
 
-def insert_case_log(
-    conn: Connection,
-    event_id: int,
-    action: str,
-    actor: str | None,
-    from_status: str | None,
-    to_status: str | None,
-    note: str | None = None,
-) -> None:
-    conn.execute(
-        text(
-            "INSERT INTO case_log (event_id, actor, action, from_status, to_status, note) "
-            "VALUES (:e, :actor, :action, :f, :t, :note)"
-        ),
-        {
-            "e": event_id,
-            "actor": actor,
-            "action": action,
-            "f": from_status,
-            "t": to_status,
-            "note": note,
-        },
-    )
+EVENT_BY_ID = text(EVENT_SELECT + " WHERE e.id = :id")
 
 
 def get_event(conn: Connection, event_id: int) -> dict | None:
-    row = (
-        conn.execute(text(EVENT_SELECT + " WHERE e.id = :id"), {"id": event_id}).mappings().first()
-    )
+    row = conn.execute(EVENT_BY_ID, {"id": event_id}).mappings().first()
     return dict(row) if row else None
 
 

@@ -93,17 +93,10 @@ def create_event(
             raise _outside(request)
         _check_component_found(request, assignment)
         assignment["request_fingerprint"] = print_
-        event_id = repo.insert_event(conn, _row(settings, request, assignment, now, public_token))
+        event_id = repo.insert_reported_event(
+            conn, _row(settings, request, assignment, now, public_token), f"source={request.source}"
+        )
         if event_id is not None:
-            repo.insert_case_log(
-                conn,
-                event_id,
-                "report",
-                request.reporter,
-                None,
-                "reported",
-                f"source={request.source}",
-            )
             event = repo.get_event(conn, event_id)  # same transaction: no second checkout
     if event_id is None:  # a concurrent retry with the same key won the insert
         existing = _replay(engine, request.idempotency_key or "", print_)
