@@ -320,12 +320,14 @@ def planner_map(
     streets: gpd.GeoDataFrame | None = None,
     options: MapOptions = MapOptions(),
     extend: Iterable[Callable] = (),
+    workload_layer: bool = True,
 ):
     """Planner map: grid boundaries filled by community; ``extend`` callbacks get the map.
 
     ``grids``: code, community_code, community_name, supervisor, and optionally the workload
-    columns ``components`` and ``cases`` (last 90 days), which then appear in the tooltips and
-    as a switchable workload layer. ``colours``: community → palette index (see
+    columns ``components`` and ``cases`` (last 90 days), which then appear in the tooltips and,
+    with ``workload_layer``, as a switchable layer (it repeats every grid: city-wide pages
+    leave it out). ``colours``: community → palette index (see
     :func:`community_colours`). Tools (drawing, editing) plug in through ``extend``.
     """
     import folium
@@ -342,7 +344,7 @@ def planner_map(
     index = shown["community_code"].map(colours).fillna(0).astype(int).to_numpy()
     group = folium.FeatureGroup(name=t("grids_layer"), show=True).add_to(m)
     _grids_by_class(group, shown, index, COMMUNITY_COLOURS, fields, aliases, 0.7)
-    if "cases" in fields:
+    if "cases" in fields and workload_layer:
         _workload_layer(m, shown, fields, aliases, options)
     if communities is not None and len(communities):
         folium.GeoJson(

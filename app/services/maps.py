@@ -439,6 +439,6 @@ def planner_map_html(
     title = f"{t('planner_title')} · {len(codes)} {t('grid_count')}" + (f" · {area}" if area else "")
     m = planner_map(
         grids, title=title, colours=colours, communities=communities, streets=streets,
-        options=options, extend=tools,
+        options=options, extend=tools, workload_layer=len(codes) <= settings.map_grid_detail_max,
     )
     return _render(m, inline_map, viewer, lang)
