@@ -412,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
     print("-- weights and Gi*: ours vs PySAL", flush=True)
     compare_with_esda(grids, y)
     if not args.skip_api:
-        from app.services.hotspots import refresh_weights
+        from app.services.spatial_layers import refresh_weights
         from app.settings import Settings
 
         print("-- stored weights", flush=True)

@@ -28,7 +28,7 @@ def weights(
     force: Annotated[bool, typer.Option(help="recompute even when up to date")] = False,
 ) -> None:
     """Recompute the stored contiguity weights (grids, street segments) and event → segment matches."""
-    from app.services.hotspots import refresh_weights
+    from app.services.spatial_layers import refresh_weights
 
     engine, settings = _engine_settings()
     started = time.perf_counter()

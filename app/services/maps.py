@@ -24,6 +24,7 @@ from app.db import hotspots as repo
 from app.db.hotspots import EventFilter
 from app.errors import ForbiddenError, InvalidInputError, NotFoundError
 from app.services import hotspots as hotspot_service
+from app.services import spatial_layers
 from app.services.users import User
 from app.settings import Settings
 
@@ -397,7 +398,7 @@ def planner_map_html(
             parameter="area",
         )
     options, inline_map = _options(settings, lang, basemap, inline)
-    layer = hotspot_service.grid_layer(engine, settings)
+    layer = spatial_layers.grid_layer(engine, settings)
     keep = (
         np.char.startswith(layer.codes.astype(str), area)
         if area
