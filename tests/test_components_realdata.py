@@ -28,7 +28,9 @@ from app.main import create_app
 from app.services.classes import CLASS_DIR, read_standard_table
 from app.services.imports import ImportOptions, import_file, import_frame
 from app.settings import Settings
-from gis._import_layers import class_map_for
+from gis._import_census import (
+    class_map_for,
+)
 from gis.gridgen import generate_grids
 from gis.io import read_table
 from tests import auth

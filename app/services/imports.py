@@ -1,7 +1,7 @@
 """Import service: areas, units, grids, streets and components from files, all-or-nothing.
 
 Reading and the pure checks live in ``gis`` (``gis.io``, ``gis.validate``,
-``gis._import_layers``); look-ups and writes in ``app.db.imports``. This module runs them in
+``gis._import_layers``, ``gis._import_census``); look-ups and writes in ``app.db.imports``. This module runs them in
 order: read → map columns → check everything (collecting every problem) → write in one
 transaction, or write nothing and raise :class:`~app.errors.ImportRejected`.
 """
@@ -25,22 +25,24 @@ from app.db import imports as repo
 from app.errors import ImportRejected, InvalidInputError, RowProblem
 from app.services import components as components_service
 from app.settings import Settings
-from gis._import_layers import (
-    SPECS,
-    assign_identifiers,
+from gis._import_census import (
     attributes_json,
-    check_areas,
-    check_component_classes,
-    check_component_refs,
-    check_grids,
     check_reimport,
-    check_streets,
-    check_units,
     class_map_for,
     classes_from_map,
     geometry_type_warnings,
     import_keys,
     infer_numbers,
+)
+from gis._import_layers import (
+    SPECS,
+    assign_identifiers,
+    check_areas,
+    check_component_classes,
+    check_component_refs,
+    check_grids,
+    check_streets,
+    check_units,
     map_columns,
     required_values,
 )
@@ -71,7 +73,7 @@ class ImportOptions:
     lat_column: str | None = None
     defaults: dict[str, str] = field(default_factory=dict)
     # components: classes from one source column's values (a class-map CSV or table, see
-    # gis._import_layers.class_map_for); the source layer names the file in re-import keys
+    # gis._import_census.class_map_for); the source layer names the file in re-import keys
     # (default: its name without suffixes); the actor goes into the history.
     class_map: Path | pd.DataFrame | None = None
     class_column: str | None = None
