@@ -1,8 +1,9 @@
 """Import service: areas, units, grids, streets and components from files, all-or-nothing.
 
 Reading and the pure checks live in ``gis`` (``gis.io``, ``gis.validate``,
-``gis._import_layers``, ``gis._import_census``); look-ups and writes in ``app.db.imports``. This module runs them in
-order: read → map columns → check everything (collecting every problem) → write in one
+``gis._import_layers``, ``gis._import_census``); look-ups and writes in ``app.db.imports``.
+This module runs them in order: read → map columns → check everything (collecting every
+problem) → write in one
 transaction, or write nothing and raise :class:`~app.errors.ImportRejected`.
 """
 
