@@ -3,8 +3,7 @@
 Reading and the pure checks live in ``gis`` (``gis.io``, ``gis.validate``,
 ``gis._import_layers``, ``gis._import_census``); look-ups and writes in ``app.db.imports``.
 This module runs them in order: read → map columns → check everything (collecting every
-problem) → write in one
-transaction, or write nothing and raise :class:`~app.errors.ImportRejected`.
+problem) → write in one transaction, or write nothing and raise :class:`~app.errors.ImportRejected`.
 """
 
 from __future__ import annotations
