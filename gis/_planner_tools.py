@@ -242,8 +242,6 @@ SCRIPT = """
     refresh();
   };
   refresh();
-  window.cgEditor = {select: function (codes) { codes.forEach(function (c) { selected.push(c); mark(c); }); refresh(); },
-                     setShape: function (geojson) { drawn.clearLayers(); L.geoJSON(geojson).eachLayer(function (l) { drawn.addLayer(l); }); shape = {type: 'Feature', geometry: geojson}; refresh(); }};
 })();
 """
 

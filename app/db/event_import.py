@@ -233,13 +233,6 @@ def copy_csv(conn: Connection, table: str, columns: Sequence[str], buffer: io.St
     return cursor.rowcount
 
 
-def copy_rows(
-    conn: Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence]
-) -> int:
-    """COPY rows (CSV; None → NULL) into ``table``; returns the number written."""
-    return copy_csv(conn, table, columns, csv_buffer(rows))
-
-
 def analyze(conn: Connection) -> None:
     """Refresh the planner statistics of the tables a bulk import grows."""
     conn.execute(text("ANALYZE event, case_log"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
 # A grid row with its area hierarchy, its own unit and the sub-district office that backs it
@@ -92,7 +92,7 @@ def coverage_extent(session: Session) -> tuple[float, float, float, float] | Non
     return None if row is None or row[0] is None else tuple(row)  # type: ignore[return-value]
 
 
-def grid_workload(conn, area: str | None, since: datetime) -> dict[str, tuple[int, int]]:
+def grid_workload(conn: Connection, area: str | None, since: datetime) -> dict[str, tuple[int, int]]:
     """Per current grid (of ``area`` when given): components in service or awaiting repair,
     and cases reported since ``since``: {code: (components, cases)}."""
     prefix = f"{area or ''}%"
@@ -110,7 +110,7 @@ def grid_workload(conn, area: str | None, since: datetime) -> dict[str, tuple[in
     return {r.code: (r.components, r.cases) for r in rows}
 
 
-def busiest_supervisor(conn) -> str | None:
+def busiest_supervisor(conn: Connection) -> str | None:
     """The supervisor whose current grids hold the most unfinished cases."""
     return conn.execute(text(
         "SELECT g.supervisor FROM event e JOIN grid g ON g.code = e.grid_code "

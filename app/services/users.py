@@ -182,11 +182,6 @@ def user_from_claims(engine: Engine, claims: dict) -> User:
                 row["unit_code"], extra)
 
 
-def user_from_token(engine: Engine, settings: Settings, token: str) -> User:
-    """The active user a valid, unexpired token names, else 401."""
-    return user_from_claims(engine, read_token(settings, token))
-
-
 def audit(engine: Engine, username: str | None, method: str, path: str, status: int,
           client: str | None) -> None:
     with engine.begin() as conn:
