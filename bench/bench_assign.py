@@ -24,14 +24,13 @@ import resource
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import geopandas as gpd
 import httpx
 import numpy as np
+import orjson
 from sqlalchemy import text
 
 from app import PROJECT_ROOT
@@ -43,6 +42,7 @@ from app.services.demo import LAYER_OPTIONS, _event_table
 from app.services.event_import import import_event_frame
 from app.services.imports import import_frame
 from app.settings import Settings
+from bench import loadgen
 from gis.demo import generate_district, read_district, write_district
 from gis.locate import GridIndex
 
@@ -165,52 +165,36 @@ def api_latency(url: str, points: np.ndarray, home: Path, workers: int = 1) -> d
                 time.sleep(0.2)
         rng = np.random.default_rng(1)
 
-        def one(p, client, latencies, lock):
-            started = time.perf_counter()
-            r = client.post(
-                base + "/api/v1/events",
-                headers=token,
-                json={"class_code": "0102", "lon": float(p[0]), "lat": float(p[1]),
-                      "source": "hotline"},
-            )
-            elapsed = time.perf_counter() - started
-            assert r.status_code == 201, r.text
-            with lock:
-                latencies.append(elapsed)
+        def requests(n: int) -> list[bytes]:
+            return [
+                loadgen.post_request(
+                    f"127.0.0.1:{port}",
+                    "/api/v1/events",
+                    orjson.dumps(
+                        {
+                            "class_code": "0102",
+                            "lon": float(x),
+                            "lat": float(y),
+                            "source": "hotline",
+                        }
+                    ),
+                    token,
+                )
+                for x, y in points[rng.integers(0, len(points), n)]
+            ]
 
-        with httpx.Client() as client:  # warm up: connections, prepared statements, caches
-            for p in points[rng.integers(0, len(points), 50)]:
-                one(p, client, [], threading.Lock())
+        loadgen.run("127.0.0.1", port, requests(200), 10)  # warm-up: connections, statements
         # Closed loop (each client sends its next report the moment it has an answer): the
         # saturation throughput, and latency when the machine is the bottleneck.
         for clients in (1, 10, 50):
-            n = 300 if clients == 1 else 1000
-            picks = points[rng.integers(0, len(points), n)]
-            latencies: list[float] = []
-            lock = threading.Lock()
-            with httpx.Client(limits=httpx.Limits(max_connections=clients + 5)) as client:
-                started = time.perf_counter()
-                with ThreadPoolExecutor(clients) as pool:
-                    list(pool.map(lambda p, c=client, la=latencies, lo=lock: one(p, c, la, lo), picks))
-                wall = time.perf_counter() - started
+            n = 500 if clients == 1 else 2000
+            latencies, wall = loadgen.run("127.0.0.1", port, requests(n), clients)
             results[f"POST /events, {clients} client(s)"] = _summary(latencies, n / wall)
         # Paced (open loop): 10 clients together sending PACED_RATE reports a second at
         # evenly spaced times, far above a megacity's peak; latency when not saturated.
-        picks = points[rng.integers(0, len(points), PACED_RATE * 12)]
-        latencies = []
-        lock = threading.Lock()
-        with httpx.Client(limits=httpx.Limits(max_connections=15)) as client:
-            start = time.perf_counter() + 0.2
-
-            def paced(k: int) -> None:
-                for j in range(k, len(picks), 10):
-                    delay = start + j / PACED_RATE - time.perf_counter()
-                    if delay > 0:
-                        time.sleep(delay)
-                    one(picks[j], client, latencies, lock)
-
-            with ThreadPoolExecutor(10) as pool:
-                list(pool.map(paced, range(10)))
+        latencies, _ = loadgen.run(
+            "127.0.0.1", port, requests(PACED_RATE * 12), 10, rate=PACED_RATE
+        )
         results[f"POST /events, 10 clients paced at {PACED_RATE}/s"] = _summary(
             latencies, PACED_RATE
         )
@@ -242,8 +226,11 @@ PACED_RATE = 50
 
 def _summary(latencies: list[float], rate: float) -> dict:
     ms = np.array(latencies) * 1000
-    return {"p50_ms": round(float(np.percentile(ms, 50)), 1),
-            "p99_ms": round(float(np.percentile(ms, 99)), 1), "req_per_s": round(rate, 1)}
+    return {
+        "p50_ms": round(float(np.percentile(ms, 50)), 1),
+        "p99_ms": round(float(np.percentile(ms, 99)), 1),
+        "req_per_s": round(rate, 1),
+    }
 
 
 def _api_only(args) -> int:
@@ -251,12 +238,18 @@ def _api_only(args) -> int:
 
     from tests.conftest import _server_url
 
-    url = make_url(_server_url()).set(database=f"citygrid_bench_{args.grids}").render_as_string(
-        hide_password=False)
+    url = (
+        make_url(_server_url())
+        .set(database=f"citygrid_bench_{args.grids}")
+        .render_as_string(hide_password=False)
+    )
     engine = make_engine(url)
     with engine.connect() as conn:
-        points = np.array(conn.execute(text(
-            "SELECT ST_X(geom), ST_Y(geom) FROM event TABLESAMPLE SYSTEM (1) LIMIT 5000")).all())
+        points = np.array(
+            conn.execute(
+                text("SELECT ST_X(geom), ST_Y(geom) FROM event TABLESAMPLE SYSTEM (1) LIMIT 5000")
+            ).all()
+        )
     engine.dispose()
     for label, values in api_latency(url, points, Path(tempfile.mkdtemp()), args.workers).items():
         print(f"{label:48} {json.dumps(values) if isinstance(values, dict) else values}")
@@ -277,8 +270,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--skip-api", action="store_true")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
-    parser.add_argument("--api-only", action="store_true",
-                        help="only the API latency, on the database an earlier run left")
+    parser.add_argument(
+        "--api-only",
+        action="store_true",
+        help="only the API latency, on the database an earlier run left",
+    )
     args = parser.parse_args(argv)
     if args.api_only:
         return _api_only(args)
@@ -366,9 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     api = (
         {}
         if args.skip_api
-        else api_latency(
-            url, np.column_stack([lon, lat]), Path(tempfile.mkdtemp()), args.workers
-        )
+        else api_latency(url, np.column_stack([lon, lat]), Path(tempfile.mkdtemp()), args.workers)
     )
     engine.dispose()
 

@@ -4,6 +4,7 @@ wrong role (403), both as problem+json; handlers see only their unit's cases; wr
 from __future__ import annotations
 
 import re
+import time
 
 import jwt
 import pytest
@@ -151,9 +152,24 @@ def test_writes_land_in_the_audit_trail(world):
     client.post("/api/v1/events", json={"class_code": "0102", "lon": lon, "lat": lat},
                 headers=auth.headers(settings, "acceptor", username="slj"))
     client.post("/api/v1/events", json={"class_code": "0102", "lon": lon, "lat": lat})  # refused
+    expected = [("slj", "POST", "/api/v1/events", 201), (None, "POST", "/api/v1/events", 401)]
+    deadline = time.monotonic() + 5  # the trail is written in the background, within ~50 ms
+    while (rows := _audit_rows(engine)) != expected and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert rows == expected
+
+
+def test_a_shutdown_writes_the_waiting_audit_rows(engine, settings):
+    with TestClient(create_app(settings)) as client:
+        for _ in range(3):
+            client.post("/api/v1/events", json={"class_code": "0102", "lon": 0, "lat": 0})
+    assert len(_audit_rows(engine)) == 3  # no waiting: closing the app wrote them
+
+
+def _audit_rows(engine) -> list[tuple]:
     with engine.connect() as conn:
-        rows = conn.execute(text("SELECT username, method, path, status FROM audit_log ORDER BY id")).all()
-    assert rows == [("slj", "POST", "/api/v1/events", 201), (None, "POST", "/api/v1/events", 401)]
+        return [tuple(r) for r in conn.execute(
+            text("SELECT username, method, path, status FROM audit_log ORDER BY at, id"))]
 
 
 def test_cli_adds_the_first_admin(engine, settings, monkeypatch):

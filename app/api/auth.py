@@ -8,10 +8,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
+from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import EngineDep, SettingsDep
 from app.errors import ForbiddenError, UnauthenticatedError
-from app.services.users import User, read_token, user_from_claims
+from app.services.users import User, account_is_cached, read_token, user_from_claims
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
@@ -24,7 +25,7 @@ ROLE_NAMES = {
 }
 
 
-def current_user(
+async def current_user(
     request: Request, engine: EngineDep, settings: SettingsDep, token: str | None = Depends(oauth2)
 ) -> User:
     """The signed-in user (bearer token, else session cookie), or 401 problem+json.
@@ -44,7 +45,10 @@ def current_user(
         if not hmac.compare_digest(sent, str(claims.get("csrf", ""))) or not sent:
             raise ForbiddenError("缺少或错误的 CSRF 令牌（页面请求需带 X-CSRF-Token 头）",
                                  "missing or wrong CSRF token (send the page's X-CSRF-Token)")
-    user = user_from_claims(engine, claims)
+    if account_is_cached(engine, str(claims.get("sub"))):
+        user = user_from_claims(engine, claims)  # no I/O: stay on the event loop
+    else:
+        user = await run_in_threadpool(user_from_claims, engine, claims)
     request.state.user = user  # for the audit trail
     return user
 
@@ -55,7 +59,7 @@ CurrentUser = Annotated[User, Depends(current_user)]
 def require(*roles: str):
     """A dependency admitting users with any of ``roles`` (admins always), else 403."""
 
-    def check(user: CurrentUser) -> User:
+    async def check(user: CurrentUser) -> User:
         if not user.has(*roles, "admin"):
             wanted = "、".join(ROLE_NAMES[r] for r in roles)
             raise ForbiddenError(

@@ -12,11 +12,13 @@ from sqlalchemy.orm import Session
 from app.settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
+# Plain look-ups are ``async def``: FastAPI runs a sync dependency in a worker thread, and the
+# hop costs more than the look-up (the intake has five dependencies).
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
@@ -25,7 +27,7 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-def get_language(request: Request, lang: str | None = Query(None, pattern="^(zh|en)$")) -> str:
+async def get_language(request: Request, lang: str | None = Query(None, pattern="^(zh|en)$")) -> str:
     """``?lang=`` first, then Accept-Language, then the deployment's default."""
     return language_of(request, lang)
 

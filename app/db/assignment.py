@@ -1,10 +1,11 @@
 """Repository: the spatial facts behind an event's assignment, for 1 to 10,000 points at once.
 
-One set-based query gathers, per point: the grid version valid at the report time, the nearest
-street segment, the component (given or nearest of the class), the most specific dispatch rule,
-the grid's unit, the sub-district office (属地兜底) and possible duplicates. The service turns
-those facts into the decision and its reasons, so the API, the preview and the tests share one
-rule book.
+One set-based query gathers, per point: the class, the grid version valid at the report time,
+the nearest street segment, the component (given or nearest of the class), the most specific
+dispatch rule, the grid's unit, the sub-district office (属地兜底), the rows of those units and
+of the command centre, and possible duplicates — one round trip for a single intake. The
+service turns those facts into the decision and its reasons, so the API, the preview and the
+tests share one rule book.
 
 Distances are metres in the UTM zone of the point (``citygrid_utm_srid``). The ``&&`` box
 around each point only lets the GiST index prefilter: its half-size is the search radius
@@ -45,8 +46,20 @@ SELECT q.i,
        cp.matched_by AS component_matched_by,
        r.id AS rule_id, r.unit_id AS rule_unit_id, r.area_code AS rule_area_code,
        office.id AS office_unit_id,
-       dup.cases AS duplicates
+       dup.cases AS duplicates,
+       to_json(k) AS class,
+       (SELECT json_object_agg(u.id, json_build_object(
+                   'id', u.id, 'code', u.code, 'name', u.name, 'name_en', u.name_en,
+                   'kind', u.kind))
+        FROM responsible_unit u
+        WHERE u.id IN (cp.maintainer_unit_id, cp.owner_unit_id, r.unit_id, g.unit_id,
+                       office.id)) AS units,
+       (SELECT json_build_object('id', u.id, 'code', u.code, 'name', u.name,
+                                 'name_en', u.name_en, 'kind', u.kind)
+        FROM responsible_unit u WHERE u.kind = 'command_centre'
+        ORDER BY u.id LIMIT 1) AS centre
 FROM q
+LEFT JOIN classification k ON k.scheme = :scheme AND k.kind = q.kind AND k.code = q.code
 LEFT JOIN LATERAL (
     SELECT g.id, g.code, g.version, g.unit_id, g.community_code FROM grid g
     WHERE ST_Covers(g.geom, q.pt) AND g.valid_from <= q.at AND (g.valid_to IS NULL OR g.valid_to > q.at)
@@ -117,7 +130,7 @@ PARAMETERS = (
     ("component_m", "float8"), ("dup_m", "float8"), ("window_s", "float8"),
     ("with_duplicates", "boolean"),
 )
-STATEMENT = "citygrid_facts_v1"
+STATEMENT = "citygrid_facts_v2"
 
 
 def _positional(sql: str) -> str:
@@ -173,25 +186,3 @@ def gather_facts(
         },
     ).mappings()
     return [dict(r) for r in rows]
-
-
-def units_and_centre(conn: Connection, ids: set[int]) -> tuple[dict[int, dict], dict | None]:
-    """Unit rows keyed by id, and the command centre (the last resort when a sub-district
-    has no office: the one with the smallest id), in one round trip."""
-    rows = conn.execute(
-        text(
-            "WITH centre AS (SELECT min(id) AS id FROM responsible_unit "
-            "WHERE kind = 'command_centre') "
-            "SELECT u.id, u.code, u.name, u.name_en, u.kind, u.id = centre.id AS is_centre "
-            "FROM responsible_unit u, centre WHERE u.id = ANY(:ids) OR u.id = centre.id"
-        ),
-        {"ids": list(ids)},
-    ).mappings()
-    units, centre = {}, None
-    for r in rows:
-        unit = {k: r[k] for k in ("id", "code", "name", "name_en", "kind")}
-        if r["is_centre"]:
-            centre = unit
-        if r["id"] in ids:
-            units[r["id"]] = unit
-    return units, centre

@@ -24,7 +24,8 @@ LEFT JOIN component c ON c.id = e.component_id
 LEFT JOIN responsible_unit u ON u.id = e.unit_id
 """
 
-# The case and its first log line in one statement (one round trip on the intake path).
+# The case, its first log line and the case as read back, in one statement (one round trip
+# on the intake path).
 INSERT_REPORTED = text("""
 WITH ins AS (
     INSERT INTO event (scheme, class_kind, class_code, geom, location_text, description, source,
@@ -41,19 +42,19 @@ WITH ins AS (
             :component_distance_m, :unit_id, CAST(:assignment AS jsonb), :deadline_at,
             'reported')
     ON CONFLICT (idempotency_key) DO NOTHING
-    RETURNING id
+    RETURNING *
 ), log AS (
     INSERT INTO case_log (event_id, actor, action, from_status, to_status, note)
     SELECT id, :reporter, 'report', NULL, 'reported', :log_note FROM ins
 )
-SELECT id FROM ins
-""")
+""" + EVENT_SELECT.replace("FROM event e", "FROM ins e"))
 
 
-def insert_reported_event(conn: Connection, values: dict, log_note: str) -> int | None:
-    """Insert one case with its "report" log line; None when its idempotency key already
-    exists (nothing inserted)."""
-    return conn.execute(INSERT_REPORTED, {**values, "log_note": log_note}).scalar()
+def insert_reported_event(conn: Connection, values: dict, log_note: str) -> dict | None:
+    """Insert one case with its "report" log line and return it as :func:`get_event` would;
+    None when its idempotency key already exists (nothing inserted)."""
+    row = conn.execute(INSERT_REPORTED, {**values, "log_note": log_note}).mappings().first()
+    return dict(row) if row else None
 
 
 EVENT_BY_ID = text(EVENT_SELECT + " WHERE e.id = :id")

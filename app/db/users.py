@@ -57,9 +57,14 @@ def unit_exists(conn: Connection, code: str) -> bool:
     )
 
 
-def write_audit(conn: Connection, username: str | None, method: str, path: str, status: int,
-                client: str | None) -> None:
+def write_audit_rows(conn: Connection, rows: list[tuple]) -> None:
+    """Audit rows as (at, username, method, path, status, client) tuples, in one statement."""
+    at, username, method, path, status, client = (list(c) for c in zip(*rows, strict=True))
     conn.execute(
-        text("INSERT INTO audit_log (username, method, path, status, client) VALUES (:u, :m, :p, :s, :c)"),
-        {"u": username, "m": method, "p": path, "s": status, "c": client},
+        text(
+            "INSERT INTO audit_log (at, username, method, path, status, client) "
+            "SELECT * FROM unnest(CAST(:at AS timestamptz[]), CAST(:u AS text[]), "
+            "CAST(:m AS text[]), CAST(:p AS text[]), CAST(:s AS int[]), CAST(:c AS text[]))"
+        ),
+        {"at": at, "u": username, "m": method, "p": path, "s": status, "c": client},
     )

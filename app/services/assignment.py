@@ -9,7 +9,7 @@ specific dispatch rule for (class, area); the grid's own unit; the sub-district 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,6 +17,7 @@ import orjson
 from sqlalchemy import Connection
 
 from app.db import assignment as repo
+from app.errors import UnknownClassError
 from app.settings import Settings
 
 AREA_LEVEL = {
@@ -58,11 +59,11 @@ def assign_points(
     conn: Connection,
     settings: Settings,
     points: Sequence[PointRequest],
-    classes: dict[tuple[str, str], dict],
     *,
     with_duplicates: bool = True,
 ) -> list[dict | None]:
-    """Assignments for ``points`` in order; None where the point is outside every grid."""
+    """Assignments for ``points`` in order; None where the point is outside every grid.
+    Raises UnknownClassError naming every class the scheme does not have."""
     facts = repo.gather_facts(
         conn,
         scheme=settings.class_scheme,
@@ -78,23 +79,28 @@ def assign_points(
         window_s=settings.duplicate_window_days * 86400,
         with_duplicates=with_duplicates,
     )
-    unit_ids = {
-        f[k]
-        for f in facts
-        for k in (
-            "maintainer_unit_id",
-            "owner_unit_id",
-            "rule_unit_id",
-            "grid_unit_id",
-            "office_unit_id",
-        )
-        if f[k] is not None
-    }
-    units, centre = repo.units_and_centre(conn, unit_ids)
+    missing = {(p.kind, p.code) for p, f in zip(points, facts, strict=True) if f["class"] is None}
+    if missing:
+        raise unknown_classes(settings.class_scheme, missing)
     return [
-        decide(settings, p, f, classes[(p.kind, p.code)], units, centre) if f["grid_id"] else None
+        decide(settings, p, f, f["class"], _units(f), f["centre"]) if f["grid_id"] else None
         for p, f in zip(points, facts, strict=True)
     ]
+
+
+def _units(f: dict) -> dict[int, dict]:
+    return {int(k): v for k, v in (f["units"] or {}).items()}  # JSON keys are strings
+
+
+def unknown_classes(scheme: str, keys: Iterable[tuple[str, str]]) -> UnknownClassError:
+    """422 naming each (kind, code) the class scheme does not have."""
+    missing = sorted(keys)
+    names = ", ".join(f"{k} {c}" for k, c in missing)
+    return UnknownClassError(
+        f"分类方案 {scheme} 中没有这些分类：{names}",
+        f"unknown class(es) in scheme {scheme}: {names}",
+        unknown=[{"kind": k, "code": c} for k, c in missing],
+    )
 
 
 def decide(

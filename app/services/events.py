@@ -8,36 +8,19 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
-from app.db import classes as class_repo
 from app.db import events as repo
 from app.errors import (
     ConflictError,
     InvalidInputError,
     NotFoundError,
     OutsideCoverageError,
-    UnknownClassError,
 )
 from app.schemas.events import EventCreate, LocatedClassRef
 from app.services.assignment import PointRequest, assign_points, assignment_json
 from app.services.users import User
 from app.settings import Settings
-
-
-def _classes(conn, settings: Settings, refs: Sequence[LocatedClassRef]) -> dict:
-    """The class rows the refs name, or 422 naming each unknown class."""
-    wanted = {(r.class_kind, r.class_code) for r in refs}
-    found = class_repo.get_classes(conn, settings.class_scheme, wanted)
-    missing = sorted(wanted - found.keys())
-    if missing:
-        names = ", ".join(f"{k} {c}" for k, c in missing)
-        raise UnknownClassError(
-            f"分类方案 {settings.class_scheme} 中没有这些分类：{names}",
-            f"unknown class(es) in scheme {settings.class_scheme}: {names}",
-            unknown=[{"kind": k, "code": c} for k, c in missing],
-        )
-    return found
 
 
 def _check_component_found(ref: LocatedClassRef, assignment: dict) -> None:
@@ -81,33 +64,28 @@ def create_event(
     """Store a case with its assignment; returns (case, created). A replayed key returns the
     original case with created=False and stores nothing."""
     print_ = fingerprint(request)
-    if request.idempotency_key:
-        existing = _replay(engine, request.idempotency_key, print_)
-        if existing:
-            return existing, False
     now = datetime.now(UTC)
-    with engine.begin() as conn:
-        classes = _classes(conn, settings, [request])
-        assignment = assign_points(conn, settings, [_point(request, now)], classes)[0]
+    with engine.begin() as conn:  # one connection, four round trips at most
+        if request.idempotency_key and (existing := _replay(conn, request.idempotency_key, print_)):
+            return existing, False
+        assignment = assign_points(conn, settings, [_point(request, now)])[0]
         if assignment is None:
             raise _outside(request)
         _check_component_found(request, assignment)
         assignment["request_fingerprint"] = print_
-        event_id = repo.insert_reported_event(
+        event = repo.insert_reported_event(
             conn, _row(settings, request, assignment, now, public_token), f"source={request.source}"
         )
-        if event_id is not None:
-            event = repo.get_event(conn, event_id)  # same transaction: no second checkout
-    if event_id is None:  # a concurrent retry with the same key won the insert
-        existing = _replay(engine, request.idempotency_key or "", print_)
+    if event is None:  # a concurrent retry with the same key won the insert
+        with engine.connect() as conn:
+            existing = _replay(conn, request.idempotency_key or "", print_)
         assert existing is not None
         return existing, False
     return event, True
 
 
-def _replay(engine: Engine, key: str, print_: str) -> dict | None:
-    with engine.connect() as conn:
-        event = repo.get_event_by_key(conn, "idempotency_key", key)
+def _replay(conn: Connection, key: str, print_: str) -> dict | None:
+    event = repo.get_event_by_key(conn, "idempotency_key", key)
     if event is None:
         return None
     if (event["assignment"] or {}).get("request_fingerprint") != print_:
@@ -181,8 +159,7 @@ def preview_assignments(
         )
     at = at or datetime.now(UTC)
     with engine.connect() as conn:
-        classes = _classes(conn, settings, refs)
-        results = assign_points(conn, settings, [_point(r, at) for r in refs], classes)
+        results = assign_points(conn, settings, [_point(r, at) for r in refs])
     out = []
     for i, (ref, assignment) in enumerate(zip(refs, results, strict=True)):
         if assignment is None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import jwt
 from pwdlib import PasswordHash
@@ -45,11 +48,23 @@ def secret_key(settings: Settings) -> str:
     if settings.secret_key:
         return settings.secret_key
     path = settings.home / "secret_key"
+    if path in _secret_keys:  # read once per process: every request checks a signature
+        return _secret_keys[path]
     if not path.exists():
+        # Several processes (server workers, the CLI) may start at once on a fresh home: each
+        # writes a candidate and links it into place, and the first link wins for all of them.
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
-    return path.read_text().strip()
+        candidate = path.with_name(f"secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+        candidate.write_text(secrets.token_urlsafe(48))
+        candidate.chmod(0o600)
+        with contextlib.suppress(FileExistsError):
+            os.link(candidate, path)
+        candidate.unlink()
+    _secret_keys[path] = path.read_text().strip()
+    return _secret_keys[path]
+
+
+_secret_keys: dict[Path, str] = {}
 
 
 def _check_roles(roles: list[str]) -> list[str]:
@@ -158,6 +173,12 @@ def _forget(engine: Engine, username: str) -> None:
     _users.pop((str(engine.url), username), None)
 
 
+def account_is_cached(engine: Engine, username: str) -> bool:
+    """Whether the account can be had without a database round trip."""
+    hit = _users.get((str(engine.url), username))
+    return hit is not None and time.monotonic() - hit[0] < USER_CACHE_SECONDS
+
+
 def _account(engine: Engine, username: str) -> dict | None:
     now = time.monotonic()
     key = (str(engine.url), username)  # one process may serve several databases (tests)
@@ -180,9 +201,3 @@ def user_from_claims(engine: Engine, claims: dict) -> User:
     extra = {"csrf": claims["csrf"]} if "csrf" in claims else {}
     return User(row["username"], tuple(row["roles"]), row["display_name"], row["unit_id"],
                 row["unit_code"], extra)
-
-
-def audit(engine: Engine, username: str | None, method: str, path: str, status: int,
-          client: str | None) -> None:
-    with engine.begin() as conn:
-        repo.write_audit(conn, username, method, path, status, client)
