@@ -338,12 +338,13 @@ def serve(host: str | None = None, port: int | None = None, workers: int = 1) ->
             import os
 
             os.environ["DATABASE_URL"] = _database_url(settings)
-        _serve_workers(settings.host, settings.port, workers)
+        _serve_workers(settings.host, settings.port, workers, settings.access_log)
     else:
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
+                    log_level="info", access_log=settings.access_log)
 
 
-def _serve_workers(host: str, port: int, workers: int) -> None:
+def _serve_workers(host: str, port: int, workers: int, access_log: bool) -> None:
     """uvicorn's worker processes on a socket bound here. uvicorn binds its own with protocol
     0, so asyncio never sets TCP_NODELAY on the connections, and every keep-alive response
     then waits ~40 ms for a delayed ACK (measured: 3 ms → 44 ms per request)."""
@@ -353,7 +354,7 @@ def _serve_workers(host: str, port: int, workers: int) -> None:
     from uvicorn.supervisors import Multiprocess
 
     config = uvicorn.Config("app.main:create_app", factory=True, host=host, port=port,
-                            workers=workers, log_level="info")
+                            workers=workers, log_level="info", access_log=access_log)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

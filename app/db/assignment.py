@@ -14,11 +14,12 @@ converted to degrees with a 50 % margin, and the exact test is the metric distan
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
+
+from app.db.prepared import PreparedStatement
 
 FACTS = """
 WITH p AS (
@@ -120,30 +121,14 @@ ORDER BY q.i
 """
 
 
-# FACTS as a server-side prepared statement. Planning the query costs ~2-4 ms, four times
-# its execution for one point; a generic plan (its shape does not depend on the values: every
-# lookup is a per-point index probe) is planned once per connection. Prepared statements
-# survive rollbacks and live as long as the connection; the pool's ``info`` remembers them.
-PARAMETERS = (
+# Generic plan: the plan's shape does not depend on the values (every lookup is a per-point
+# index probe).
+STATEMENT = PreparedStatement("citygrid_facts_v2", FACTS, (
     ("lon", "float8[]"), ("lat", "float8[]"), ("kind", "text[]"), ("code", "text[]"),
     ("ident", "text[]"), ("at", "timestamptz[]"), ("scheme", "text"), ("street_m", "float8"),
     ("component_m", "float8"), ("dup_m", "float8"), ("window_s", "float8"),
     ("with_duplicates", "boolean"),
-)
-STATEMENT = "citygrid_facts_v2"
-
-
-def _positional(sql: str) -> str:
-    for n, (name, _) in enumerate(PARAMETERS, 1):
-        sql = re.sub(rf"CAST\(:{name} AS [a-z0-9\[\]]+\)|:{name}\b", f"${n}", sql)
-    return sql
-
-
-PREPARE = f"PREPARE {STATEMENT} ({', '.join(t for _, t in PARAMETERS)}) AS {_positional(FACTS)}"
-EXECUTE = text(
-    "SET LOCAL plan_cache_mode = force_generic_plan; "
-    f"EXECUTE {STATEMENT}({', '.join(f'CAST(:{n} AS {t})' for n, t in PARAMETERS)})"
-)
+), generic=True)
 
 
 def gather_facts(
@@ -163,13 +148,8 @@ def gather_facts(
     with_duplicates: bool = True,
 ) -> list[dict]:
     """The assignment facts for each point, in input order."""
-    info = conn.connection.info
-    if not info.get(STATEMENT):
-        # no parameters: psycopg2 leaves the SQL (and its "%" signs) as it is
-        conn.connection.driver_connection.cursor().execute(PREPARE)
-        info[STATEMENT] = True
-    rows = conn.execute(
-        EXECUTE,
+    return STATEMENT.rows(
+        conn,
         {
             "lon": list(lon),
             "lat": list(lat),
@@ -184,5 +164,4 @@ def gather_facts(
             "window_s": window_s,
             "with_duplicates": with_duplicates,
         },
-    ).mappings()
-    return [dict(r) for r in rows]
+    )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
+from app.db.prepared import PreparedStatement
+
 
 def count_grids(conn: Connection) -> int:
     return int(conn.execute(text("SELECT count(*) FROM grid WHERE valid_to IS NULL")).scalar_one())
@@ -26,7 +28,7 @@ LEFT JOIN responsible_unit u ON u.id = e.unit_id
 
 # The case, its first log line and the case as read back, in one statement (one round trip
 # on the intake path).
-INSERT_REPORTED = text("""
+INSERT_REPORTED = PreparedStatement("citygrid_insert_reported_v1", """
 WITH ins AS (
     INSERT INTO event (scheme, class_kind, class_code, geom, location_text, description, source,
                        reporter, reporter_contact, photo_urls, idempotency_key, public_token,
@@ -47,14 +49,24 @@ WITH ins AS (
     INSERT INTO case_log (event_id, actor, action, from_status, to_status, note)
     SELECT id, :reporter, 'report', NULL, 'reported', :log_note FROM ins
 )
-""" + EVENT_SELECT.replace("FROM event e", "FROM ins e"))
+""" + EVENT_SELECT.replace("FROM event e", "FROM ins e"), (
+    ("scheme", "text"), ("class_kind", "text"), ("class_code", "text"), ("lon", "float8"),
+    ("lat", "float8"), ("location_text", "text"), ("description", "text"), ("source", "text"),
+    ("reporter", "text"), ("reporter_contact", "jsonb"), ("photo_urls", "text[]"),
+    ("idempotency_key", "text"), ("public_token", "text"), ("observed_at", "timestamptz"),
+    ("reported_at", "timestamptz"), ("grid_id", "int8"), ("grid_code", "text"),
+    ("community_code", "text"), ("subdistrict_code", "text"), ("district_code", "text"),
+    ("street_id", "int8"), ("street_distance_m", "float8"), ("component_id", "int8"),
+    ("component_distance_m", "float8"), ("unit_id", "int8"), ("assignment", "jsonb"),
+    ("deadline_at", "timestamptz"), ("log_note", "text"),
+))
 
 
 def insert_reported_event(conn: Connection, values: dict, log_note: str) -> dict | None:
     """Insert one case with its "report" log line and return it as :func:`get_event` would;
     None when its idempotency key already exists (nothing inserted)."""
-    row = conn.execute(INSERT_REPORTED, {**values, "log_note": log_note}).mappings().first()
-    return dict(row) if row else None
+    rows = INSERT_REPORTED.rows(conn, {**values, "log_note": log_note})
+    return rows[0] if rows else None
 
 
 EVENT_BY_ID = text(EVENT_SELECT + " WHERE e.id = :id")

@@ -275,7 +275,7 @@ class Event(Base):
     reporter_contact: Mapped[dict | None] = mapped_column(JSONB)
     service_notice: Mapped[str | None] = mapped_column(Text)
     observed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
+    reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id"))
     grid_code: Mapped[str | None] = mapped_column(String(15), index=True)
     community_code: Mapped[str | None] = mapped_column(String(12))

@@ -65,6 +65,9 @@ def secret_key(settings: Settings) -> str:
 
 
 _secret_keys: dict[Path, str] = {}
+# Tokens whose signature was checked, by (key, token): a client sends the same token with
+# every request, and checking it again cost a tenth of an intake's server time.
+_verified: dict[tuple[str, str], dict] = {}
 
 
 def _check_roles(roles: list[str]) -> list[str]:
@@ -154,8 +157,16 @@ def issue_session(settings: Settings, username: str) -> str:
 
 def read_token(settings: Settings, token: str) -> dict:
     """The claims of a valid, unexpired token, else 401."""
+    key = secret_key(settings)
+    claims = _verified.get((key, token))
+    if claims is not None and claims.get("exp", 0) > time.time():
+        return claims
     try:
-        return jwt.decode(token, secret_key(settings), algorithms=[ALGORITHM])
+        claims = jwt.decode(token, key, algorithms=[ALGORITHM])
+        if len(_verified) > 10_000:
+            _verified.clear()
+        _verified[(key, token)] = claims
+        return claims
     except jwt.ExpiredSignatureError:
         raise UnauthenticatedError("令牌已过期，请重新登录", "the token has expired; sign in again") from None
     except jwt.InvalidTokenError:
