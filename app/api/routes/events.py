@@ -4,6 +4,7 @@ from fastapi import APIRouter, Header, Response
 
 from app.api.auth import CurrentUser, require
 from app.api.deps import EngineDep, SettingsDep
+from app.api.responses import FastJSONResponse
 from app.errors import InvalidInputError
 from app.schemas.events import AssignRequest, EventCreate, EventOut
 from app.services import events as service
@@ -48,7 +49,7 @@ def create_event(
 @router.post("/assign", summary="预览分派（不保存）/ assign points without storing")
 def assign_events(body: AssignRequest, engine: EngineDep, settings: SettingsDep):
     results = service.preview_assignments(engine, settings, body.points, body.at)
-    return {"count": len(results), "results": results}
+    return FastJSONResponse({"count": len(results), "results": results})
 
 
 @router.get("/{event_id}", response_model=EventOut, summary="案件详情 / one case")
