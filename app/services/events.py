@@ -65,7 +65,7 @@ def create_event(
     original case with created=False and stores nothing."""
     print_ = fingerprint(request)
     now = datetime.now(UTC)
-    with engine.begin() as conn:  # one connection, four round trips at most
+    with engine.begin() as conn:  # one connection: key check, assignment, insert
         if request.idempotency_key and (existing := _replay(conn, request.idempotency_key, print_)):
             return existing, False
         assignment = assign_points(conn, settings, [_point(request, now)])[0]
