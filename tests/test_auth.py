@@ -13,7 +13,9 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from app.cli import app as cli
+from app.db.session import make_engine
 from app.main import create_app
+from app.services.audit import AuditTrail
 from tests import auth
 from tests import small_district as sd
 
@@ -164,6 +166,18 @@ def test_a_shutdown_writes_the_waiting_audit_rows(engine, settings):
         for _ in range(3):
             client.post("/api/v1/events", json={"class_code": "0102", "lon": 0, "lat": 0})
     assert len(_audit_rows(engine)) == 3  # no waiting: closing the app wrote them
+
+
+def test_the_audit_trail_survives_an_unreachable_database(caplog):
+    # Nothing listens on port 9: every write fails. Requests must not wait for it, and a
+    # shutdown must not hang on rows it cannot write; the failure is logged.
+    trail = AuditTrail(make_engine("postgresql://citygrid@127.0.0.1:9/none"))
+    started = time.monotonic()
+    for _ in range(100):
+        trail.record("slj", "POST", "/api/v1/events", 201, "127.0.0.1")
+    assert time.monotonic() - started < 0.1
+    trail.close()
+    assert "audit rows failed" in caplog.text
 
 
 def _audit_rows(engine) -> list[tuple]:

@@ -50,23 +50,33 @@ class AuditTrail:
 
     def _run(self) -> None:
         pending: list[tuple] = []
+        retry_at = 0.0  # after a failed write, the database gets RETRY_SECONDS of rest
         while True:
-            batch = [self._queue.get()]
-            if batch[0] is not STOP:
-                time.sleep(GATHER_SECONDS)  # let a few more rows join this transaction
-            with contextlib.suppress(queue.Empty):
-                while True:
-                    batch.append(self._queue.get_nowait())
+            batch = self._take(timeout=RETRY_SECONDS if pending else None)
             stopping = STOP in batch
             pending += [row for row in batch if row is not STOP]
-            while pending and not self._write(pending):
-                if stopping:
-                    return
-                pending = pending[-MAX_PENDING:]  # the database is gone for long: keep the newest
-                time.sleep(RETRY_SECONDS)
-            pending = []
+            pending = pending[-MAX_PENDING:]  # the database is gone for long: keep the newest
+            if pending and (stopping or time.monotonic() >= retry_at):
+                if self._write(pending):
+                    pending = []
+                else:
+                    retry_at = time.monotonic() + RETRY_SECONDS
             if stopping:
-                return
+                return  # what could not be written is in the log
+
+    def _take(self, timeout: float | None) -> list:
+        """The next row and those that follow within GATHER_SECONDS (one transaction)."""
+        try:
+            first = self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return []
+        if first is not STOP:
+            time.sleep(GATHER_SECONDS)
+        batch = [first]
+        with contextlib.suppress(queue.Empty):
+            while True:
+                batch.append(self._queue.get_nowait())
+        return batch
 
     def _write(self, rows: list[tuple]) -> bool:
         try:
