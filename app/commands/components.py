@@ -129,15 +129,15 @@ def summary(
     format_: Annotated[str, typer.Option("--format", help="md | csv")] = "md",
 ) -> None:
     """Component counts per class per grid, community or street."""
-    from app.services import components as service
+    from app.services import component_reads as reads
 
     result = _run(
-        lambda engine, settings: service.summary(
+        lambda engine, settings: reads.summary(
             engine, settings, by, {"class_code": class_, "status": status}
         )
     )
     if format_ == "csv":
-        typer.echo(service.summary_csv(result).lstrip("\ufeff"), nl=False)
+        typer.echo(reads.summary_csv(result).lstrip("\ufeff"), nl=False)
         return
     typer.echo(f"| {by} | name | class | 名称 | total | damaged | missing | retired |")
     typer.echo("|---|---|---|---|---:|---:|---:|---:|")

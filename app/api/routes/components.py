@@ -12,6 +12,7 @@ from app.api.deps import EngineDep, SettingsDep
 from app.api.geojson import GeoJSONResponse, feature_collection, features_from_rows, parse_bbox
 from app.api.paging import PageDep
 from app.errors import ForbiddenError, InvalidInputError
+from app.services import component_reads as reads
 from app.services import components as service
 from app.services.grids import check_grid_code
 from app.services.users import User
@@ -137,7 +138,7 @@ def read_components(
 ):
     if _wants_csv(request, format_):
         return _csv_response(
-            service.components_csv(engine, filters, limit, offset), "components.csv"
+            reads.components_csv(engine, filters, limit, offset), "components.csv"
         )
     limit = limit or 100
     if limit > settings.page_size_max:
@@ -145,7 +146,7 @@ def read_components(
             f"GeoJSON 每页最多 {settings.page_size_max} 条；全部导出请用 CSV",
             f"at most {settings.page_size_max} per GeoJSON page; use format=csv for everything",
         )
-    rows, matched = service.list_components(engine, filters, limit, offset)
+    rows, matched = reads.list_components(engine, filters, limit, offset)
     features = features_from_rows(rows, "identifier")
     return GeoJSONResponse(feature_collection(request, features, matched, limit, offset))
 
@@ -161,9 +162,9 @@ def read_summary(
     limit: int | None = Query(None, ge=1, description="rows per page (default: all)"),
     offset: int = Query(0, ge=0),
 ):
-    result = service.summary(engine, settings, by, filters, limit, offset)
+    result = reads.summary(engine, settings, by, filters, limit, offset)
     if _wants_csv(request, format_):
-        return _csv_response(iter([service.summary_csv(result)]), f"components_by_{by}.csv")
+        return _csv_response(iter([reads.summary_csv(result)]), f"components_by_{by}.csv")
     return JSONResponse(result)  # plain values already: skip the (slow) generic encoder
 
 
@@ -194,7 +195,7 @@ def create_component(
 
 @router.get("/{identifier}", response_class=GeoJSONResponse, summary="部件详情 / one component")
 def read_component(engine: EngineDep, identifier: str):
-    row = service.get_component(engine, identifier)
+    row = reads.get_component(engine, identifier)
     return GeoJSONResponse(features_from_rows([row], "identifier")[0])
 
 
@@ -243,13 +244,13 @@ def retire_component(
 
 @router.get("/{identifier}/history", summary="部件变更历史 / a component's history")
 def read_history(identifier: str, engine: EngineDep):
-    items = service.component_history(engine, identifier)
+    items = reads.component_history(engine, identifier)
     return {"identifier": identifier, "count": len(items), "items": items}
 
 
 @router.get("/{identifier}/cases", summary="部件相关案件 / cases about a component")
 def read_cases(identifier: str, engine: EngineDep, page: PageDep):
-    items, matched = service.component_cases(engine, identifier, page.limit, page.offset)
+    items, matched = reads.component_cases(engine, identifier, page.limit, page.offset)
     return {
         "identifier": identifier,
         "numberMatched": matched,
