@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gc.collect()
         gc.freeze()
         yield
+        gc.unfreeze()  # one process may build many apps (tests): let them be collected
         app.state.audit.close()
         engine.dispose()
 
