@@ -65,9 +65,9 @@ def create_event(
     original case with created=False and stores nothing."""
     print_ = fingerprint(request)
     now = datetime.now(UTC)
-    with engine.begin() as conn:  # one connection: key check, assignment, insert
-        if request.idempotency_key and (existing := _replay(conn, request.idempotency_key, print_)):
-            return existing, False
+    # A retry is rare: its key is not looked up first (a round trip on every report) but met
+    # by the insert's ON CONFLICT, which waits for a concurrent twin to commit.
+    with engine.begin() as conn:
         assignment = assign_points(conn, settings, [_point(request, now)])[0]
         if assignment is None:
             raise _outside(request)
@@ -76,11 +76,10 @@ def create_event(
         event = repo.insert_reported_event(
             conn, _row(settings, request, assignment, now, public_token), f"source={request.source}"
         )
-    if event is None:  # a concurrent retry with the same key won the insert
-        with engine.connect() as conn:
+        if event is None:  # the key is taken (read committed: the twin is visible now)
             existing = _replay(conn, request.idempotency_key or "", print_)
-        assert existing is not None
-        return existing, False
+            assert existing is not None
+            return existing, False
     return event, True
 
 
