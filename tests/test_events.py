@@ -299,3 +299,15 @@ def test_rule_api_validates_and_reports_coverage(world):
     )
     assert client.delete(f"/api/v1/dispatch-rules/{rule}").status_code == 204
     assert client.get(f"/api/v1/dispatch-rules/{rule}").status_code == 404
+
+
+def test_the_answer_and_the_case_read_back_agree_and_keep_the_contact_private(world):
+    client, _, _ = world
+    posted = report(client, 30, 30, reporter_contact={"phone": "13800000000"})
+    assert posted.status_code == 201
+    fetched = client.get(posted.headers["location"])
+    assert fetched.status_code == 200
+    assert posted.json() == fetched.json()  # same fields, same formats (UTC times as "Z")
+    assert posted.json()["reported_at"].endswith("Z")
+    assert "13800000000" not in posted.text and "reporter_contact" not in posted.json()
+    assert "public_token" not in posted.json()

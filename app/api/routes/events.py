@@ -1,10 +1,10 @@
 """Events 事件/案件: intake with spatial assignment, preview, read."""
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Header
 
 from app.api.auth import CurrentUser, require
 from app.api.deps import EngineDep, SettingsDep
-from app.api.responses import FastJSONResponse
+from app.api.responses import FastJSONResponse, model_response
 from app.errors import InvalidInputError
 from app.schemas.events import AssignRequest, EventCreate, EventOut
 from app.services import events as service
@@ -26,7 +26,6 @@ REPORTERS = ("supervisor", "acceptor", "shift_leader", "dispatcher")
 )
 def create_event(
     body: EventCreate,
-    response: Response,
     engine: EngineDep,
     settings: SettingsDep,
     idempotency_key: str | None = Header(None, max_length=128),
@@ -39,11 +38,10 @@ def create_event(
             )
         body.idempotency_key = idempotency_key
     event, created = service.create_event(engine, settings, body)
-    response.headers["Location"] = f"/api/v1/events/{event['id']}"
+    headers = {"Location": f"/api/v1/events/{event['id']}"}
     if not created:
-        response.status_code = 200
-        response.headers["Idempotent-Replayed"] = "true"
-    return event
+        headers["Idempotent-Replayed"] = "true"
+    return model_response(EventOut, event, status_code=201 if created else 200, headers=headers)
 
 
 @router.post("/assign", summary="预览分派（不保存）/ assign points without storing")
