@@ -341,10 +341,10 @@ def main(argv: list[str] | None = None) -> int:
     n_import = args.import_events or len(table)
     from datetime import UTC, datetime
 
-    from app.services.event_import import _validate
+    from app.services.event_files import check_rows
 
     with engine.connect() as conn:
-        rows, problems, _ = _validate(conn, settings, table, datetime.now(UTC))
+        rows, problems, _ = check_rows(conn, settings, table, datetime.now(UTC))
         (facts, _), facts_s = _timed(
             "gather_bulk_facts (grid+street+component+rule+duplicates)",
             gather_bulk_facts,
