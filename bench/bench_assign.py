@@ -168,7 +168,7 @@ def api_latency(url: str, points: np.ndarray, home: Path, workers: int = 1) -> d
 
         def requests(n: int) -> list[bytes]:
             # Patrol apps send an idempotency key with every report (a retry must not open a
-            # second case): the server checks it first, so the bench sends one too.
+            # second case), so the bench sends one too.
             return [
                 loadgen.post_request(
                     f"127.0.0.1:{port}",
