@@ -70,13 +70,20 @@ def _stale(stored: dict | None, fingerprint: str, tolerance_m: float) -> bool:
     )
 
 
+def _cached_layer(engine: Engine, kind: str, layer_type: type, force: bool):
+    """(current fingerprint of the ``kind`` weights' rows, the cached layer if still current)."""
+    with engine.connect() as conn:
+        current = repo.fingerprint(conn, kind)
+    layer = _cached(engine).get(kind)
+    if not force and isinstance(layer, layer_type) and layer.fingerprint == current:
+        return current, layer
+    return current, None
+
+
 def grid_layer(engine: Engine, settings: Settings, *, force: bool = False) -> GridLayer:
     """Current grids and their stored queen weights; recomputed and stored when stale."""
-    cache = _cached(engine)
-    with engine.connect() as conn:
-        current = repo.fingerprint(conn, "grid_queen")
-    layer = cache.get("grid")
-    if not force and isinstance(layer, GridLayer) and layer.fingerprint == current:
+    current, layer = _cached_layer(engine, "grid_queen", GridLayer, force)
+    if layer is not None:
         return layer
     with engine.begin() as conn:
         stored = repo.stored_weights(conn, "grid_queen")
@@ -97,7 +104,7 @@ def grid_layer(engine: Engine, settings: Settings, *, force: bool = False) -> Gr
         grids["community_name"],
         grids["supervisor"],
     )
-    cache["grid"] = layer
+    _cached(engine)["grid_queen"] = layer
     return layer
 
 
@@ -148,36 +155,14 @@ def _compute_grid_weights(conn, settings: Settings, force: bool) -> None:
 
 def segment_layer(engine: Engine, settings: Settings, *, force: bool = False) -> SegmentLayer:
     """Street segments and their stored node contiguity; recomputed and stored when stale."""
-    import geopandas as gpd
-
-    from gis.weights import segment_contiguity
-
-    cache = _cached(engine)
-    with engine.connect() as conn:
-        current = repo.fingerprint(conn, "segment_node")
-    layer = cache.get("segment")
-    if not force and isinstance(layer, SegmentLayer) and layer.fingerprint == current:
+    current, layer = _cached_layer(engine, "segment_node", SegmentLayer, force)
+    if layer is not None:
         return layer
     with engine.begin() as conn:
         segments = repo.street_segments(conn)
         stored = repo.stored_weights(conn, "segment_node")
-        tol = settings.hotspot_node_tolerance_m
-        if force or _stale(stored, current, tol):
-            repo.lock_weights(conn, "segment_node")
-            stored = repo.stored_weights(conn, "segment_node")  # another process may have done it
-            if force or _stale(stored, current, tol):
-                w = segment_contiguity(gpd.GeoSeries(segments["geometry"], crs=4326), tol)
-                i, j = w.pairs()
-                ids = segments["id"]
-                repo.save_weights(
-                    conn,
-                    "segment_node",
-                    ids[i],
-                    ids[j],
-                    fingerprint=current,
-                    units=len(ids),
-                    tolerance_m=tol,
-                )
+        if force or _stale(stored, current, settings.hotspot_node_tolerance_m):
+            _compute_segment_weights(conn, settings, segments, force)
         a, b = repo.load_pairs(conn, "segment_node")
     position = pd.Index(segments["id"])
     weights = _contiguity(position, a, b)
@@ -190,8 +175,27 @@ def segment_layer(engine: Engine, settings: Settings, *, force: bool = False) ->
         position,
         segments["geometry"],
     )
-    cache["segment"] = layer
+    _cached(engine)["segment_node"] = layer
     return layer
+
+
+def _compute_segment_weights(conn, settings: Settings, segments, force: bool) -> None:
+    """Store node contiguity of the street segments (in full: segments have no versions)."""
+    import geopandas as gpd
+
+    from gis.weights import segment_contiguity
+
+    repo.lock_weights(conn, "segment_node")
+    current = repo.fingerprint(conn, "segment_node")
+    stored = repo.stored_weights(conn, "segment_node")
+    tol = settings.hotspot_node_tolerance_m
+    if not force and not _stale(stored, current, tol):
+        return  # another process did it while we waited for the lock
+    i, j = segment_contiguity(gpd.GeoSeries(segments["geometry"], crs=4326), tol).pairs()
+    ids = segments["id"]
+    repo.save_weights(
+        conn, "segment_node", ids[i], ids[j], fingerprint=current, units=len(ids), tolerance_m=tol
+    )
 
 
 def match_event_segments(engine: Engine, settings: Settings, *, force: bool = False) -> int:
