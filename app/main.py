@@ -98,6 +98,10 @@ class AuditWrites:
 
 
 def _routers() -> list:
-    """Every ``router`` in ``app/api/routes/`` (one module per resource), in module-name order."""
-    modules = sorted(m.name for m in pkgutil.iter_modules(routes.__path__))
+    """Every ``router`` in ``app/api/routes/`` (one module per resource): events first, then in
+    module-name order. A request is matched against the routes one by one; the intake, the
+    busiest write, paid ~0.2 ms (8 % of its server time) to reach its place after seven
+    routers."""
+    modules = sorted((m.name for m in pkgutil.iter_modules(routes.__path__)),
+                     key=lambda name: (name != "events", name))
     return [importlib.import_module(f"{routes.__name__}.{name}").router for name in modules]
