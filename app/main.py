@@ -13,6 +13,7 @@ from sqlalchemy.orm import sessionmaker
 
 import app.api.routes as routes
 from app.api.problems import install_problem_handlers
+from app.db.intake import IntakeDatabase
 from app.db.session import make_engine, resolve_database_url
 from app.services.audit import AuditTrail
 from app.settings import Settings
@@ -32,8 +33,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(resolve_database_url(settings))
+        url = resolve_database_url(settings)
+        engine = make_engine(url)
         app.state.engine = engine
+        app.state.intake = IntakeDatabase(url)
+        await app.state.intake.open()
         app.state.sessionmaker = sessionmaker(engine, expire_on_commit=False)
         app.state.audit = AuditTrail(engine)
         # Everything loaded so far lives as long as the process: out of the collector's
@@ -44,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         gc.unfreeze()  # one process may build many apps (tests): let them be collected
         app.state.audit.close()
+        await app.state.intake.close()
         engine.dispose()
 
     app = FastAPI(title="CityGrid 数字化城管", version="0.1.0", description=DESCRIPTION,

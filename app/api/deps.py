@@ -9,6 +9,7 @@ from fastapi import Depends, Query, Request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from app.db.intake import IntakeDatabase
 from app.settings import Settings
 
 
@@ -20,6 +21,10 @@ async def get_settings(request: Request) -> Settings:
 
 async def get_engine(request: Request) -> Engine:
     return request.app.state.engine
+
+
+async def get_intake(request: Request) -> IntakeDatabase:
+    return request.app.state.intake
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -45,5 +50,6 @@ def language_of(request: Request, lang: str | None = None) -> str:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
+IntakeDep = Annotated[IntakeDatabase, Depends(get_intake)]
 SessionDep = Annotated[Session, Depends(get_session)]
 LanguageDep = Annotated[str, Depends(get_language)]

@@ -17,9 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection
-
-from app.db.prepared import PreparedStatement
+from app.db.intake import IntakeConnection, Statement
 
 FACTS = """
 WITH p AS (
@@ -121,18 +119,14 @@ ORDER BY q.i
 """
 
 
-# Generic plan: the plan's shape does not depend on the values (every lookup is a per-point
-# index probe).
-STATEMENT = PreparedStatement("citygrid_facts_v2", FACTS, (
-    ("lon", "float8[]"), ("lat", "float8[]"), ("kind", "text[]"), ("code", "text[]"),
-    ("ident", "text[]"), ("at", "timestamptz[]"), ("scheme", "text"), ("street_m", "float8"),
-    ("component_m", "float8"), ("dup_m", "float8"), ("window_s", "float8"),
-    ("with_duplicates", "boolean"),
-), generic=True)
+STATEMENT = Statement(FACTS, (
+    "lon", "lat", "kind", "code", "ident", "at", "scheme", "street_m", "component_m", "dup_m",
+    "window_s", "with_duplicates",
+))
 
 
-def gather_facts(
-    conn: Connection,
+async def gather_facts(
+    conn: IntakeConnection,
     *,
     scheme: str,
     lon: Sequence[float],
@@ -148,8 +142,8 @@ def gather_facts(
     with_duplicates: bool = True,
 ) -> list[dict]:
     """The assignment facts for each point, in input order."""
-    return STATEMENT.rows(
-        conn,
+    return await conn.rows(
+        STATEMENT,
         {
             "lon": list(lon),
             "lat": list(lat),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
-from app.db.prepared import PreparedStatement
+from app.db.intake import IntakeConnection, Statement
 
 
 def count_grids(conn: Connection) -> int:
@@ -27,8 +27,8 @@ LEFT JOIN responsible_unit u ON u.id = e.unit_id
 """
 
 # The case, its first log line and the case as read back, in one statement (one round trip
-# on the intake path).
-INSERT_REPORTED = PreparedStatement("citygrid_insert_reported_v1", """
+# on the intake path, and atomic without a transaction around it).
+INSERT_REPORTED = Statement("""
 WITH ins AS (
     INSERT INTO event (scheme, class_kind, class_code, geom, location_text, description, source,
                        reporter, reporter_contact, photo_urls, idempotency_key, public_token,
@@ -36,7 +36,8 @@ WITH ins AS (
                        subdistrict_code, district_code, street_id, street_distance_m,
                        component_id, component_distance_m, unit_id, assignment, deadline_at,
                        status)
-    VALUES (:scheme, :class_kind, :class_code, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326),
+    VALUES (:scheme, :class_kind, :class_code,
+            ST_SetSRID(ST_MakePoint(CAST(:lon AS float8), CAST(:lat AS float8)), 4326),
             :location_text, :description, :source, :reporter, CAST(:reporter_contact AS jsonb),
             CAST(:photo_urls AS text[]), :idempotency_key, :public_token, :observed_at,
             :reported_at, :grid_id, :grid_code, :community_code, :subdistrict_code,
@@ -50,22 +51,26 @@ WITH ins AS (
     SELECT id, :reporter, 'report', NULL, 'reported', :log_note FROM ins
 )
 """ + EVENT_SELECT.replace("FROM event e", "FROM ins e"), (
-    ("scheme", "text"), ("class_kind", "text"), ("class_code", "text"), ("lon", "float8"),
-    ("lat", "float8"), ("location_text", "text"), ("description", "text"), ("source", "text"),
-    ("reporter", "text"), ("reporter_contact", "jsonb"), ("photo_urls", "text[]"),
-    ("idempotency_key", "text"), ("public_token", "text"), ("observed_at", "timestamptz"),
-    ("reported_at", "timestamptz"), ("grid_id", "int8"), ("grid_code", "text"),
-    ("community_code", "text"), ("subdistrict_code", "text"), ("district_code", "text"),
-    ("street_id", "int8"), ("street_distance_m", "float8"), ("component_id", "int8"),
-    ("component_distance_m", "float8"), ("unit_id", "int8"), ("assignment", "jsonb"),
-    ("deadline_at", "timestamptz"), ("log_note", "text"),
+    "scheme", "class_kind", "class_code", "lon", "lat", "location_text", "description",
+    "source", "reporter", "reporter_contact", "photo_urls", "idempotency_key", "public_token",
+    "observed_at", "reported_at", "grid_id", "grid_code", "community_code", "subdistrict_code",
+    "district_code", "street_id", "street_distance_m", "component_id", "component_distance_m",
+    "unit_id", "assignment", "deadline_at", "log_note",
 ))
+EVENT_BY_IDEMPOTENCY_KEY = Statement(EVENT_SELECT + " WHERE e.idempotency_key = :key", ("key",))
 
 
-def insert_reported_event(conn: Connection, values: dict, log_note: str) -> dict | None:
+async def insert_reported_event(
+    conn: IntakeConnection, values: dict, log_note: str
+) -> dict | None:
     """Insert one case with its "report" log line and return it as :func:`get_event` would;
     None when its idempotency key already exists (nothing inserted)."""
-    rows = INSERT_REPORTED.rows(conn, {**values, "log_note": log_note})
+    rows = await conn.rows(INSERT_REPORTED, {**values, "log_note": log_note})
+    return rows[0] if rows else None
+
+
+async def get_event_by_idempotency_key(conn: IntakeConnection, key: str) -> dict | None:
+    rows = await conn.rows(EVENT_BY_IDEMPOTENCY_KEY, {"key": key})
     return rows[0] if rows else None
 
 
@@ -77,19 +82,10 @@ def get_event(conn: Connection, event_id: int) -> dict | None:
     return dict(row) if row else None
 
 
-def get_event_by_key(conn: Connection, column: str, value: str) -> dict | None:
-    """The case with this idempotency key or public token."""
-    assert column in ("idempotency_key", "public_token")
+def get_event_by_public_token(conn: Connection, token: str) -> dict | None:
     row = (
-        conn.execute(text(EVENT_SELECT + f" WHERE e.{column} = :v"), {"v": value})
+        conn.execute(text(EVENT_SELECT + " WHERE e.public_token = :v"), {"v": token})
         .mappings()
         .first()
     )
     return dict(row) if row else None
-
-
-def idempotency_fingerprint(conn: Connection, key: str) -> str | None:
-    return conn.execute(
-        text("SELECT assignment->>'request_fingerprint' FROM event WHERE idempotency_key = :k"),
-        {"k": key},
-    ).scalar()

@@ -28,13 +28,13 @@ def make_engine(url: str) -> Engine:
     """An engine for ``url``; sessions use UTC so timestamps round-trip unchanged, no JIT."""
     return create_engine(
         normalise_url(url),
-        # Connections are kept: a new one costs ~100 ms before its first assignment (PostGIS
-        # and PROJ load, the assignment statement is prepared), so an overflow connection,
-        # opened for a burst and closed after it, put that on a request's latency.
+        # Connections are kept: a new one costs ~30-100 ms before its first spatial query
+        # (PostGIS and PROJ load), so an overflow connection, opened for a burst and closed
+        # after it, put that on a request's latency.
         pool_size=20,
         max_overflow=10,
         pool_pre_ping=True,
-        # JIT compiles big plans for ~1.5 s before running them: ruinous for the assignment
-        # query, whose cost estimate is high but whose run takes milliseconds.
+        # JIT compiles big plans for ~1.5 s before running them: ruinous for spatial queries
+        # whose cost estimates are high but whose runs take milliseconds.
         connect_args={"options": "-c timezone=UTC -c jit=off"},
     )

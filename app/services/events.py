@@ -1,4 +1,4 @@
-"""Event intake: validate, assign, store and log a reported case in one transaction."""
+"""Event intake: validate, assign, store and log a reported case."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
 from app.db import events as repo
+from app.db.intake import IntakeConnection, IntakeDatabase
 from app.errors import (
     ConflictError,
     InvalidInputError,
@@ -58,35 +59,37 @@ def fingerprint(request: EventCreate) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
-def create_event(
-    engine: Engine, settings: Settings, request: EventCreate, public_token: bool = False
+async def create_event(
+    db: IntakeDatabase, settings: Settings, request: EventCreate, public_token: bool = False
 ) -> tuple[dict, bool]:
     """Store a case with its assignment; returns (case, created). A replayed key returns the
-    original case with created=False and stores nothing."""
+    original case with created=False and stores nothing.
+
+    Two statements: the facts (a read), then one INSERT that writes the case and its log
+    line and reads the case back, atomic by itself. A transaction around both would add two
+    round trips and no guarantee: under READ COMMITTED each statement sees its own snapshot.
+    """
     print_ = fingerprint(request)
     now = datetime.now(UTC)
-    # A retry is rare: its key is not looked up first (a round trip on every report) but met
-    # by the insert's ON CONFLICT, which waits for a concurrent twin to commit.
-    with engine.begin() as conn:
-        assignment = assign_points(conn, settings, [_point(request, now)])[0]
+    async with db.connection() as conn:
+        assignment = (await assign_points(conn, settings, [_point(request, now)]))[0]
         if assignment is None:
             raise _outside(request)
         _check_component_found(request, assignment)
         assignment["request_fingerprint"] = print_
-        event = repo.insert_reported_event(
+        # A retry is rare: its key is not looked up first (a round trip on every report) but
+        # met by the insert's ON CONFLICT, which waits for a concurrent twin to commit.
+        event = await repo.insert_reported_event(
             conn, _row(settings, request, assignment, now, public_token), f"source={request.source}"
         )
-        if event is None:  # the key is taken (read committed: the twin is visible now)
-            existing = _replay(conn, request.idempotency_key or "", print_)
-            assert existing is not None
-            return existing, False
+        if event is None:  # the key is taken, and its case committed
+            return await _replay(conn, request.idempotency_key or "", print_), False
     return event, True
 
 
-def _replay(conn: Connection, key: str, print_: str) -> dict | None:
-    event = repo.get_event_by_key(conn, "idempotency_key", key)
-    if event is None:
-        return None
+async def _replay(conn: IntakeConnection, key: str, print_: str) -> dict:
+    event = await repo.get_event_by_idempotency_key(conn, key)
+    assert event is not None  # keys are never deleted
     if (event["assignment"] or {}).get("request_fingerprint") != print_:
         raise ConflictError(
             f"幂等键 {key} 已用于另一内容不同的上报（案件 #{event['id']}）",
@@ -147,8 +150,8 @@ def can_see(user: User, event: dict) -> bool:
     return event.get("unit_code") is not None and event["unit_code"] == user.unit_code
 
 
-def preview_assignments(
-    engine: Engine, settings: Settings, refs: Sequence[LocatedClassRef], at: datetime | None
+async def preview_assignments(
+    db: IntakeDatabase, settings: Settings, refs: Sequence[LocatedClassRef], at: datetime | None
 ) -> list[dict]:
     """Assign up to ``preview_max_points`` points without storing anything."""
     if len(refs) > settings.preview_max_points:
@@ -157,8 +160,8 @@ def preview_assignments(
             f"at most {settings.preview_max_points} points per request",
         )
     at = at or datetime.now(UTC)
-    with engine.connect() as conn:
-        results = assign_points(conn, settings, [_point(r, at) for r in refs])
+    async with db.connection() as conn:
+        results = await assign_points(conn, settings, [_point(r, at) for r in refs])
     out = []
     for i, (ref, assignment) in enumerate(zip(refs, results, strict=True)):
         if assignment is None:

@@ -13,12 +13,14 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+import anyio
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from app.db import classes as class_repo
 from app.db import events as events_repo
 from app.db import open311 as repo
+from app.db.intake import IntakeDatabase
 from app.errors import InvalidInputError, NotFoundError, UnknownClassError
 from app.schemas.events import EventCreate
 from app.services import events as events_service
@@ -168,21 +170,23 @@ def _class_of(engine: Engine, settings: Settings, code: str | None) -> dict | No
         return class_repo.get_classes(conn, settings.class_scheme, {key}).get(key)
 
 
-def create_request(engine: Engine, settings: Settings, fields: Mapping[str, Any]) -> dict:
+async def create_request(
+    engine: Engine, intake: IntakeDatabase, settings: Settings, fields: Mapping[str, Any]
+) -> dict:
     """Store a POSTed service request as a case; the spec's response item with its token."""
     # api_key is accepted and ignored: key checks (403 in the spec) arrive with accounts.
     fields = _flatten(fields)
     code = _text(fields, "service_code")
     if code is None:
         raise InvalidInputError("缺少 service_code", "service_code was not provided")
-    row = _class_of(engine, settings, code)
+    row = await anyio.to_thread.run_sync(_class_of, engine, settings, code)
     if row is None:
         raise UnknownClassError(
             f"没有服务代码 {code}，可用代码见 services",
             f"service_code {code} not found; see services for valid codes",
         )
     report = _report(fields, row, *_location(fields))
-    event, _ = events_service.create_event(engine, settings, report, public_token=True)
+    event, _ = await events_service.create_event(intake, settings, report, public_token=True)
     return {
         "service_request_id": str(event["id"]),
         "token": event["public_token"],
@@ -402,7 +406,7 @@ def get_request(engine: Engine, request_id: str, lang: str) -> list[dict]:
 def get_token(engine: Engine, token: str) -> list[dict]:
     """The service request a token (returned by POST) stands for, or 404."""
     with engine.connect() as conn:
-        event = events_repo.get_event_by_key(conn, "public_token", token)
+        event = events_repo.get_event_by_public_token(conn, token)
     if event is None:
         raise NotFoundError(f"没有令牌 {token}", f"token {token} not found")
     return [{"service_request_id": str(event["id"]), "token": token}]

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Header
 
 from app.api.auth import CurrentUser, require
-from app.api.deps import EngineDep, SettingsDep
+from app.api.deps import EngineDep, IntakeDep, SettingsDep
 from app.api.responses import FastJSONResponse, model_response
 from app.errors import InvalidInputError
 from app.schemas.events import AssignRequest, EventCreate, EventOut
@@ -24,9 +24,9 @@ REPORTERS = ("supervisor", "acceptor", "shift_leader", "dispatcher")
     summary="上报事件 / report an event",
     dependencies=[require(*REPORTERS)],
 )
-def create_event(
+async def create_event(
     body: EventCreate,
-    engine: EngineDep,
+    intake: IntakeDep,
     settings: SettingsDep,
     idempotency_key: str | None = Header(None, max_length=128),
 ):
@@ -37,7 +37,7 @@ def create_event(
                 "Idempotency-Key header and body idempotency_key differ",
             )
         body.idempotency_key = idempotency_key
-    event, created = service.create_event(engine, settings, body)
+    event, created = await service.create_event(intake, settings, body)
     headers = {"Location": f"/api/v1/events/{event['id']}"}
     if not created:
         headers["Idempotent-Replayed"] = "true"
@@ -45,8 +45,8 @@ def create_event(
 
 
 @router.post("/assign", summary="预览分派（不保存）/ assign points without storing")
-def assign_events(body: AssignRequest, engine: EngineDep, settings: SettingsDep):
-    results = service.preview_assignments(engine, settings, body.points, body.at)
+async def assign_events(body: AssignRequest, intake: IntakeDep, settings: SettingsDep):
+    results = await service.preview_assignments(intake, settings, body.points, body.at)
     return FastJSONResponse({"count": len(results), "results": results})
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from app.api.deps import EngineDep, LanguageDep, SettingsDep, language_of
+from app.api.deps import EngineDep, IntakeDep, LanguageDep, SettingsDep, language_of
 from app.api.ratelimit import limit_public_writes
 from app.errors import DomainError, InvalidInputError, NotFoundError
 from app.services import open311 as service
@@ -201,14 +201,15 @@ def read_service_definition(
     openapi_extra=_POST_BODY,
     summary="提交服务请求（上报案件）/ post a service request",
 )
-def create_request(
+async def create_request(
     _: Annotated[None, Depends(limit_public_writes)],
     fields: Annotated[dict, Depends(intake_fields)],
     fmt: FormatDep,
     engine: EngineDep,
+    intake: IntakeDep,
     settings: SettingsDep,
 ):
-    created = service.create_request(engine, settings, fields)
+    created = await service.create_request(engine, intake, settings, fields)
     location = f"{router.prefix}/v2/requests/{created['service_request_id']}.{fmt}"
     return render(fmt, "service_requests", [created], 201, headers={"Location": location})
 
