@@ -131,6 +131,27 @@ def test_malformed_requests_are_problem_422(world, body):
     assert _count(engine) == 0
 
 
+VALID = b'{"class_code": "0102", "lon": 120.6, "lat": 31.3}'
+JSON = {"Content-Type": "application/json"}
+
+
+@pytest.mark.parametrize(
+    "content, headers, where",
+    [
+        (b"", JSON, "body"),
+        (b'{"class_code": "0102", "lon": 120.6,', JSON, "body"),  # cut off
+        (b"class_code=0102&lon=120.6&lat=31.3", {"Content-Type": "application/x-www-form-urlencoded"}, "body"),
+        (VALID, {**JSON, "Idempotency-Key": "k" * 129}, "header.idempotency-key"),
+    ],
+)
+def test_unreadable_requests_are_problem_422_naming_the_part(world, content, headers, where):
+    client, engine, _ = world
+    r = client.post("/api/v1/events", content=content, headers=headers)
+    assert r.status_code == 422 and r.headers["content-type"] == PROBLEM
+    assert r.json()["detail"].startswith(where)
+    assert _count(engine) == 0
+
+
 def test_geojson_point_and_cgcs2000_are_accepted(world):
     client, _, _ = world
     lon, lat = sd.lonlat(150, 150)

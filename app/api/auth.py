@@ -10,7 +10,6 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import EngineDep, SettingsDep
 from app.errors import ForbiddenError, UnauthenticatedError
 from app.services.users import User, account_is_cached, read_token, user_from_claims
 
@@ -25,10 +24,13 @@ ROLE_NAMES = {
 }
 
 
-async def current_user(
-    request: Request, engine: EngineDep, settings: SettingsDep, token: str | None = Depends(oauth2)
-) -> User:
-    """The signed-in user (bearer token, else session cookie), or 401 problem+json.
+async def current_user(request: Request, token: str | None = Depends(oauth2)) -> User:
+    """The signed-in user (bearer token, else session cookie), or 401 problem+json."""
+    return await authenticate(request, token)
+
+
+async def authenticate(request: Request, token: str | None) -> User:
+    """The user behind ``token`` (else the session cookie), or 401 problem+json.
 
     A cookie rides along with any request the browser makes, so a write authenticated by the
     cookie must also echo the session's CSRF secret in ``X-CSRF-Token`` (the map pages do);
@@ -39,6 +41,7 @@ async def current_user(
         raise UnauthenticatedError("需要登录：请在 Authorization 头中提供 Bearer 令牌，或先登录",
                                    "authentication required: send an Authorization: Bearer "
                                    "token, or sign in")
+    engine, settings = request.app.state.engine, request.app.state.settings
     claims = read_token(settings, token or cookie)  # type: ignore[arg-type]
     if cookie and request.method not in SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
@@ -60,12 +63,17 @@ def require(*roles: str):
     """A dependency admitting users with any of ``roles`` (admins always), else 403."""
 
     async def check(user: CurrentUser) -> User:
-        if not user.has(*roles, "admin"):
-            wanted = "、".join(ROLE_NAMES[r] for r in roles)
-            raise ForbiddenError(
-                f"此操作需要以下角色之一：{wanted}", f"this needs one of the roles: {', '.join(roles)}",
-                required_roles=list(roles),
-            )
-        return user
+        return ensure_role(user, roles)
 
     return Depends(check)
+
+
+def ensure_role(user: User, roles: tuple[str, ...]) -> User:
+    """``user`` when they hold one of ``roles`` (admins always), else 403 problem+json."""
+    if not user.has(*roles, "admin"):
+        wanted = "、".join(ROLE_NAMES[r] for r in roles)
+        raise ForbiddenError(
+            f"此操作需要以下角色之一：{wanted}", f"this needs one of the roles: {', '.join(roles)}",
+            required_roles=list(roles),
+        )
+    return user

@@ -1,8 +1,13 @@
 """Events 事件/案件: intake with spatial assignment, preview, read."""
 
-from fastapi import APIRouter, Header
+from collections.abc import Callable, Coroutine
 
-from app.api.auth import CurrentUser, require
+from fastapi import APIRouter, Header, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from pydantic import ValidationError
+
+from app.api.auth import CurrentUser, authenticate, ensure_role, oauth2, require
 from app.api.deps import EngineDep, IntakeDep, SettingsDep
 from app.api.responses import FastJSONResponse, model_response
 from app.errors import InvalidInputError
@@ -15,20 +20,59 @@ router = APIRouter(prefix="/api/v1/events", tags=["events 案件"])
 # Who files cases: supervisors on patrol, acceptors (hotline, video, higher-level orders) and
 # the command centre's shift leaders and dispatchers.
 REPORTERS = ("supervisor", "acceptor", "shift_leader", "dispatcher")
+KEY_MAX = 128
 
 
-@router.post(
-    "",
-    status_code=201,
-    response_model=EventOut,
-    summary="上报事件 / report an event",
-    dependencies=[require(*REPORTERS)],
-)
+class ReportRoute(APIRoute):
+    """The intake route, declared like any other (its body, header, roles and response are
+    what the OpenAPI document shows) but answered by a handler that takes those steps itself:
+    sign-in and role, the JSON body as EventCreate, the Idempotency-Key header. FastAPI's
+    general resolution of the route's eight dependencies was a third of a report's server
+    time (~0.5 ms). Errors are the same exceptions, mapped in the one place as everywhere.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[None, None, Response]]:
+        async def handle(request: Request) -> Response:
+            ensure_role(await authenticate(request, await oauth2(request)), REPORTERS)
+            body = await _json_body(request)
+            key = request.headers.get("idempotency-key")
+            if key is not None and len(key) > KEY_MAX:
+                raise RequestValidationError([{
+                    "type": "string_too_long", "loc": ("header", "idempotency-key"),
+                    "msg": f"String should have at most {KEY_MAX} characters", "input": key,
+                }])
+            state = request.app.state
+            return await create_event(body, state.intake, state.settings, key)
+
+        return handle
+
+
+async def _json_body(request: Request) -> EventCreate:
+    """The body as EventCreate, or 422 worded as FastAPI words it."""
+    raw = await request.body()
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not raw:
+        error = {"type": "missing", "msg": "Field required", "input": None}
+    elif media != "application/json" and not (
+        media.startswith("application/") and media.endswith("+json")
+    ):
+        error = {"type": "model_attributes_type", "input": None,
+                 "msg": "Input should be a JSON object (Content-Type: application/json)"}
+    else:
+        try:
+            return EventCreate.model_validate_json(raw)
+        except ValidationError as exc:
+            raise RequestValidationError(
+                [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+            ) from None
+    raise RequestValidationError([{**error, "loc": ("body",)}])
+
+
 async def create_event(
     body: EventCreate,
     intake: IntakeDep,
     settings: SettingsDep,
-    idempotency_key: str | None = Header(None, max_length=128),
+    idempotency_key: str | None = Header(None, max_length=KEY_MAX),
 ):
     if idempotency_key:
         if body.idempotency_key and body.idempotency_key != idempotency_key:
@@ -42,6 +86,18 @@ async def create_event(
     if not created:
         headers["Idempotent-Replayed"] = "true"
     return model_response(EventOut, event, status_code=201 if created else 200, headers=headers)
+
+
+router.add_api_route(
+    "",
+    create_event,
+    methods=["POST"],
+    status_code=201,
+    response_model=EventOut,
+    summary="上报事件 / report an event",
+    dependencies=[require(*REPORTERS)],
+    route_class_override=ReportRoute,
+)
 
 
 @router.post("/assign", summary="预览分派（不保存）/ assign points without storing")
