@@ -10,6 +10,7 @@ wrk or hey would from another machine.
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Sequence
 
@@ -71,5 +72,10 @@ def run(
 ) -> tuple[list[float], float]:
     """Send ``requests`` over ``clients`` keep-alive connections; returns (latencies in seconds,
     wall time). Closed loop (each client sends its next request once answered) unless ``rate``
-    gives requests per second for all clients together (open loop, evenly spaced)."""
-    return asyncio.run(_run(host, port, requests, clients, rate))
+    gives requests per second for all clients together (open loop, evenly spaced). The
+    collector is off meanwhile: its pauses would be counted as the server's latency."""
+    gc.disable()
+    try:
+        return asyncio.run(_run(host, port, requests, clients, rate))
+    finally:
+        gc.enable()

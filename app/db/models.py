@@ -264,7 +264,8 @@ class Event(Base):
     scheme: Mapped[str] = mapped_column(String(4))
     class_kind: Mapped[str] = mapped_column(String(10))
     class_code: Mapped[str] = mapped_column(String(5))
-    geom = mapped_column(Geometry("POINT", srid=SRID, spatial_index=True), nullable=False)
+    # No index of its own: places are looked up among open cases (ix_event_open_geom).
+    geom = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False), nullable=False)
     location_text: Mapped[str | None] = mapped_column(String(256))
     description: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(16))
