@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.intake = IntakeDatabase(url)
         await app.state.intake.open()
         app.state.sessionmaker = sessionmaker(engine, expire_on_commit=False)
-        app.state.audit = AuditTrail(engine)
+        app.state.audit = AuditTrail(app.state.intake)
         # Everything loaded so far lives as long as the process: out of the collector's
         # sight, a full collection no longer walks it (those pauses stalled every request
         # in flight for tens of milliseconds).
@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gc.freeze()
         yield
         gc.unfreeze()  # one process may build many apps (tests): let them be collected
-        app.state.audit.close()
+        await app.state.audit.close()
         await app.state.intake.close()
         engine.dispose()
 

@@ -3,6 +3,7 @@ wrong role (403), both as problem+json; handlers see only their unit's cases; wr
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 
@@ -13,7 +14,7 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from app.cli import app as cli
-from app.db.session import make_engine
+from app.db.intake import IntakeDatabase
 from app.main import create_app
 from app.services.audit import AuditTrail
 from tests import auth
@@ -171,13 +172,21 @@ def test_a_shutdown_writes_the_waiting_audit_rows(engine, settings):
 def test_the_audit_trail_survives_an_unreachable_database(caplog):
     # Nothing listens on port 9: every write fails. Requests must not wait for it, and a
     # shutdown must not hang on rows it cannot write; the failure is logged.
-    trail = AuditTrail(make_engine("postgresql://citygrid@127.0.0.1:9/none"))
-    started = time.monotonic()
-    for _ in range(100):
-        trail.record("slj", "POST", "/api/v1/events", 201, "127.0.0.1")
-    assert time.monotonic() - started < 0.1
-    trail.close()
-    assert "audit rows failed" in caplog.text
+    async def scenario() -> float:
+        db = IntakeDatabase("postgresql://citygrid@127.0.0.1:9/none")
+        await db.open()
+        trail = AuditTrail(db)
+        started = time.monotonic()
+        for _ in range(100):
+            trail.record("slj", "POST", "/api/v1/events", 201, "127.0.0.1")
+        recorded = time.monotonic() - started
+        await asyncio.sleep(0.2)  # a first write fails meanwhile
+        await asyncio.wait_for(trail.close(), timeout=5)
+        await db.close()
+        return recorded
+
+    assert asyncio.run(scenario()) < 0.1
+    assert "writing 100 audit rows failed" in caplog.text
 
 
 def _audit_rows(engine) -> list[tuple]:

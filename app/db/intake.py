@@ -1,4 +1,4 @@
-"""The intake's connections: asyncpg on the event loop.
+"""The intake's connections (and the audit trail's, a row per intake): asyncpg on the loop.
 
 Every other path reads and writes through SQLAlchemy on psycopg2, in worker threads. The
 intake (a report, an Open311 request, an assignment preview) is the one hot path, and there

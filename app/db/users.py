@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
+from app.db.intake import IntakeConnection, Statement
+
 SELECT = """
 SELECT a.id, a.username, a.display_name, a.password_hash, a.roles, a.is_active, a.created_at,
        u.code AS unit_code, u.id AS unit_id
@@ -57,14 +59,15 @@ def unit_exists(conn: Connection, code: str) -> bool:
     )
 
 
-def write_audit_rows(conn: Connection, rows: list[tuple]) -> None:
+AUDIT_INSERT = Statement(
+    "INSERT INTO audit_log (at, username, method, path, status, client) "
+    "SELECT * FROM unnest(CAST(:at AS timestamptz[]), CAST(:u AS text[]), "
+    "CAST(:m AS text[]), CAST(:p AS text[]), CAST(:s AS int[]), CAST(:c AS text[]))",
+    ("at", "u", "m", "p", "s", "c"),
+)
+
+
+async def write_audit_rows(conn: IntakeConnection, rows: list[tuple]) -> None:
     """Audit rows as (at, username, method, path, status, client) tuples, in one statement."""
-    at, username, method, path, status, client = (list(c) for c in zip(*rows, strict=True))
-    conn.execute(
-        text(
-            "INSERT INTO audit_log (at, username, method, path, status, client) "
-            "SELECT * FROM unnest(CAST(:at AS timestamptz[]), CAST(:u AS text[]), "
-            "CAST(:m AS text[]), CAST(:p AS text[]), CAST(:s AS int[]), CAST(:c AS text[]))"
-        ),
-        {"at": at, "u": username, "m": method, "p": path, "s": status, "c": client},
-    )
+    columns = (list(c) for c in zip(*rows, strict=True))
+    await conn.rows(AUDIT_INSERT, dict(zip(AUDIT_INSERT.names, columns, strict=True)))

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
-import queue
-import threading
 import time
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 from app.db import users as repo
+from app.db.intake import IntakeDatabase
 
 log = logging.getLogger(__name__)
 
-STOP = None
 GATHER_SECONDS = 0.05
 RETRY_SECONDS = 1.0
 MAX_PENDING = 100_000
@@ -24,65 +23,63 @@ MAX_PENDING = 100_000
 class AuditTrail:
     """Records writes (user, method, path, status, client, time) and stores them in batches.
 
-    An intake costs a few milliseconds; writing its audit row in a transaction of its own
-    cost a fifth of that and, under load, a second pooled connection per request. Here a
-    background thread writes what has queued up in one transaction, at most ~20 a second,
-    so a row waits ~50 ms (more under load, never more than one batch). On a crash
-    those rows are lost — the window the embedded database's asynchronous commit already
-    accepts for the cases themselves; a graceful shutdown (:meth:`close`) writes them all.
+    Writing each intake's audit row in a transaction of its own cost a fifth of the intake.
+    Here a task on the event loop writes what has gathered in one statement, at most ~20
+    times a second, so a row waits ~50 ms. On a crash those rows are lost: the window the
+    embedded database's asynchronous commit already accepts for the cases themselves; a
+    graceful shutdown (:meth:`close`) writes them all. While the database is unreachable
+    rows are kept (the newest ``MAX_PENDING``) and the write is retried every second.
+
+    Create, record and close it on the event loop (the ASGI middleware records).
     """
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._writer = threading.Thread(target=self._run, name="audit-trail", daemon=True)
-        self._writer.start()
+    def __init__(self, db: IntakeDatabase) -> None:
+        self.db = db
+        self._pending: list[tuple] = []
+        self._wake = asyncio.Event()  # rows are waiting
+        self._stop = asyncio.Event()
+        self._writer = asyncio.create_task(self._run(), name="audit-trail")
 
     def record(self, username: str | None, method: str, path: str, status: int,
                client: str | None) -> None:
-        """Queue one row; never blocks and never touches the database itself."""
-        self._queue.put((datetime.now(UTC), username, method, path, status, client))
+        """Keep one row for the next batch; never waits and never touches the database."""
+        self._pending.append((datetime.now(UTC), username, method, path, status, client))
+        if len(self._pending) > MAX_PENDING:  # the database is gone for long: keep the newest
+            del self._pending[:-MAX_PENDING]
+        self._wake.set()
 
-    def close(self) -> None:
-        """Write what is waiting and stop the writer."""
-        self._queue.put(STOP)
-        self._writer.join()
+    async def close(self) -> None:
+        """Write what is waiting (one attempt) and stop the writer."""
+        self._stop.set()
+        self._wake.set()
+        await self._writer
 
-    def _run(self) -> None:
-        pending: list[tuple] = []
+    async def _run(self) -> None:
         retry_at = 0.0  # after a failed write, the database gets RETRY_SECONDS of rest
         while True:
-            batch = self._take(timeout=RETRY_SECONDS if pending else None)
-            stopping = STOP in batch
-            pending += [row for row in batch if row is not STOP]
-            pending = pending[-MAX_PENDING:]  # the database is gone for long: keep the newest
-            if pending and (stopping or time.monotonic() >= retry_at):
-                if self._write(pending):
-                    pending = []
-                else:
-                    retry_at = time.monotonic() + RETRY_SECONDS
+            await self._wake.wait()
+            # let a batch gather (or the database rest); a shutdown cuts the wait short
+            with contextlib.suppress(TimeoutError):
+                rest = max(GATHER_SECONDS, retry_at - time.monotonic())
+                await asyncio.wait_for(self._stop.wait(), timeout=rest)
+            self._wake.clear()
+            stopping = self._stop.is_set()
+            if not await self._write():
+                retry_at = time.monotonic() + RETRY_SECONDS
+                self._wake.set()  # still waiting: again after the rest
             if stopping:
                 return  # what could not be written is in the log
 
-    def _take(self, timeout: float | None) -> list:
-        """The next row and those that follow within GATHER_SECONDS (one transaction)."""
-        try:
-            first = self._queue.get(timeout=timeout)
-        except queue.Empty:
-            return []
-        if first is not STOP:
-            time.sleep(GATHER_SECONDS)
-        batch = [first]
-        with contextlib.suppress(queue.Empty):
-            while True:
-                batch.append(self._queue.get_nowait())
-        return batch
-
-    def _write(self, rows: list[tuple]) -> bool:
-        try:
-            with self.engine.begin() as conn:
-                repo.write_audit_rows(conn, rows)
+    async def _write(self) -> bool:
+        rows, self._pending = self._pending, []
+        if not rows:
             return True
-        except Exception:
+        try:
+            async with self.db.connection() as conn:
+                await repo.write_audit_rows(conn, rows)
+            return True
+        except DBAPIError:
             log.exception("writing %d audit rows failed; retrying", len(rows))
+            self._pending[:0] = rows  # before what arrived meanwhile, in order
+            del self._pending[:-MAX_PENDING]
             return False
