@@ -88,16 +88,19 @@ class IntakeDatabase:
             async with self.connection():
                 await asyncio.sleep(0)
 
-        try:
-            await asyncio.gather(*(one() for _ in range(n)))
-        except OperationalError as exc:
-            log.warning("intake pool not warmed up: %s", exc.orig)
+        results = await asyncio.gather(*(one() for _ in range(n)), return_exceptions=True)
+        if failed := [r for r in results if isinstance(r, Exception)]:
+            log.warning("intake pool not warmed up: %s", failed[0])
 
     async def close(self) -> None:
+        """Close the connections (waiting up to 10 s for statements still running)."""
         if self._warming is not None:
             self._warming.cancel()
         if self.pool is not None:
-            await asyncio.wait_for(self.pool.close(), timeout=10)
+            try:
+                await asyncio.wait_for(self.pool.close(), timeout=10)
+            except TimeoutError:
+                self.pool.terminate()
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[IntakeConnection]:
