@@ -66,6 +66,19 @@ def test_event_lands_in_its_grid_with_street_and_fallback_unit(world):
     assert log == [("report", "reported")]
 
 
+def test_without_a_sub_district_office_the_command_centre_takes_the_case(world):
+    client, engine, _ = world
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM responsible_unit WHERE code = 'U-JD-001'"))
+    unit = report(client, 30, 90).json()["assignment"]["unit"]
+    assert (unit["code"], unit["rule"]) == ("U-ZH", "command_centre")
+    assert "无办事处" in unit["reason"]
+    with engine.begin() as conn:  # and with no command centre either, the case still lands
+        conn.execute(text("UPDATE responsible_unit SET kind = 'department' WHERE code = 'U-ZH'"))
+    r = report(client, 30, 90)
+    assert r.status_code == 201 and r.json()["assignment"]["unit"]["rule"] == "unowned"
+
+
 def test_street_farther_than_50_m_is_not_assigned(world):
     client, _, _ = world
     # (30, 40): 60 m from 长宁路 (y=100) and 70 m from 桂花巷 (x=100).

@@ -53,10 +53,12 @@ SELECT q.i,
         FROM responsible_unit u
         WHERE u.id IN (cp.maintainer_unit_id, cp.owner_unit_id, r.unit_id, g.unit_id,
                        office.id)) AS units,
-       (SELECT json_build_object('id', u.id, 'code', u.code, 'name', u.name,
-                                 'name_en', u.name_en, 'kind', u.kind)
-        FROM responsible_unit u WHERE u.kind = 'command_centre'
-        ORDER BY u.id LIMIT 1) AS centre
+       -- the command centre takes what no sub-district office can (read only then)
+       CASE WHEN office.id IS NULL THEN
+           (SELECT json_build_object('id', u.id, 'code', u.code, 'name', u.name,
+                                     'name_en', u.name_en, 'kind', u.kind)
+            FROM responsible_unit u WHERE u.kind = 'command_centre'
+            ORDER BY u.id LIMIT 1) END AS centre
 FROM q
 LEFT JOIN classification k ON k.scheme = :scheme AND k.kind = q.kind AND k.code = q.code
 LEFT JOIN LATERAL (
