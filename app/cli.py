@@ -340,8 +340,13 @@ def serve(host: str | None = None, port: int | None = None, workers: int = 1) ->
             os.environ["DATABASE_URL"] = _database_url(settings)
         _serve_workers(settings.host, settings.port, workers, settings.access_log)
     else:
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                    log_level="info", access_log=settings.access_log)
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+            access_log=settings.access_log,
+        )
 
 
 def _serve_workers(host: str, port: int, workers: int, access_log: bool) -> None:
@@ -353,8 +358,15 @@ def _serve_workers(host: str, port: int, workers: int, access_log: bool) -> None
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
-    config = uvicorn.Config("app.main:create_app", factory=True, host=host, port=port,
-                            workers=workers, log_level="info", access_log=access_log)
+    config = uvicorn.Config(
+        "app.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=access_log,
+    )
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -61,13 +61,13 @@ class Settings(BaseSettings):
     # Stage time limits (阶段时限) per waiting status, "value unit" with the class-limit units.
     # dispatched / handling run on the case's own deadline (the clock starts at dispatch).
     workflow_stage_limits: dict[str, str] = {
-        "reported": "2 urgent_hours",     # accept and file, or send to verify
-        "verifying": "24 urgent_hours",   # supervisor's on-site verification
-        "verified": "2 urgent_hours",     # file or void
-        "filed": "2 urgent_hours",        # dispatch
-        "returned": "2 urgent_hours",     # re-dispatch after a unit's 退回
-        "handled": "2 urgent_hours",      # send the check task
-        "checking": "2 working_hours",    # supervisor's on-site check (核查)
+        "reported": "2 urgent_hours",  # accept and file, or send to verify
+        "verifying": "24 urgent_hours",  # supervisor's on-site verification
+        "verified": "2 urgent_hours",  # file or void
+        "filed": "2 urgent_hours",  # dispatch
+        "returned": "2 urgent_hours",  # re-dispatch after a unit's 退回
+        "handled": "2 urgent_hours",  # send the check task
+        "checking": "2 working_hours",  # supervisor's on-site check (核查)
     }
     # Traffic light: green below this share of the limit used, yellow up to 100 %, red overdue.
     workflow_yellow_share: float = 0.8
@@ -75,20 +75,42 @@ class Settings(BaseSettings):
     # SCORES), count-score bands (count ≤ bound → score), and grade floors; defaults from the
     # standards summary, section 5.
     evaluation_weights: dict[str, dict[str, float]] = {
-        "unit": {"dispatched_count": 0.10, "closing_rate": 0.30,
-                 "on_time_handling_rate": 0.30, "no_rework_rate": 0.30},
-        "area": {"few_public_reports": 0.10, "filed_count": 0.20, "closing_rate": 0.30,
-                 "on_time_closing_rate": 0.40},
-        "supervisor": {"valid_report_rate": 0.40, "no_missed_rate": 0.20,
-                       "on_time_verification_rate": 0.20, "on_time_check_rate": 0.20},
+        "unit": {
+            "dispatched_count": 0.10,
+            "closing_rate": 0.30,
+            "on_time_handling_rate": 0.30,
+            "no_rework_rate": 0.30,
+        },
+        "area": {
+            "few_public_reports": 0.10,
+            "filed_count": 0.20,
+            "closing_rate": 0.30,
+            "on_time_closing_rate": 0.40,
+        },
+        "supervisor": {
+            "valid_report_rate": 0.40,
+            "no_missed_rate": 0.20,
+            "on_time_verification_rate": 0.20,
+            "on_time_check_rate": 0.20,
+        },
         "acceptor": {"on_time_rate": 1.0},
         "shift_leader": {"on_time_rate": 1.0},
         "dispatcher": {"on_time_rate": 0.60, "no_wrong_dispatch_rate": 0.40},
     }
     evaluation_count_bands: list[tuple[int, float]] = [
-        (50, 100.0), (100, 90.0), (200, 75.0), (500, 60.0), (1000, 40.0)]
+        (50, 100.0),
+        (100, 90.0),
+        (200, 75.0),
+        (500, 60.0),
+        (1000, 40.0),
+    ]
     evaluation_count_score_above: float = 0.0
-    evaluation_grades: list[tuple[float, str]] = [(90.0, "A"), (75.0, "B"), (60.0, "C"), (40.0, "D")]
+    evaluation_grades: list[tuple[float, str]] = [
+        (90.0, "A"),
+        (75.0, "B"),
+        (60.0, "C"),
+        (40.0, "D"),
+    ]
     evaluation_grade_below: str = "E"
 
     # -- Hotspots and maps (issue: hotspots and maps) ---------------------------------------

@@ -2,7 +2,6 @@
 source's own ids or geometry fingerprints, re-import checks, and the extra attributes kept as
 JSON. Like :mod:`gis._import_layers`, nothing here touches a database."""
 
-
 from __future__ import annotations
 
 from collections.abc import Mapping

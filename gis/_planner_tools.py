@@ -16,28 +16,65 @@ from gis._hotspots_mapbase import MapOptions
 
 TEXT = {
     "zh": {
-        "heading": "网格编辑", "help": "点击网格选中（Shift 多选），再用左侧工具画切分线或新边界。",
-        "selected": "已选网格", "none": "无", "drawn": "所画图形", "line": "线", "polygon": "面",
-        "split": "沿所画线拆分", "reshape": "按所画面调整边界", "create": "按所画面新建网格",
-        "merge": "合并所选网格", "note": "备注（写入编辑记录）", "preview": "预览（不保存）",
-        "submit": "提交", "clear": "清除", "valid": "✓ 符合拓扑规则，可以提交",
-        "invalid": "✗ 违反规则", "warnings": "提示", "new_grids": "新网格", "retired": "撤销",
-        "moved": "随之调整", "cases": "件案件", "components": "个部件", "saved": "已保存，编辑号",
-        "reloading": "正在刷新地图…", "nothing": "请先选中网格或画出图形", "failed": "失败",
+        "heading": "网格编辑",
+        "help": "点击网格选中（Shift 多选），再用左侧工具画切分线或新边界。",
+        "selected": "已选网格",
+        "none": "无",
+        "drawn": "所画图形",
+        "line": "线",
+        "polygon": "面",
+        "split": "沿所画线拆分",
+        "reshape": "按所画面调整边界",
+        "create": "按所画面新建网格",
+        "merge": "合并所选网格",
+        "note": "备注（写入编辑记录）",
+        "preview": "预览（不保存）",
+        "submit": "提交",
+        "clear": "清除",
+        "valid": "✓ 符合拓扑规则，可以提交",
+        "invalid": "✗ 违反规则",
+        "warnings": "提示",
+        "new_grids": "新网格",
+        "retired": "撤销",
+        "moved": "随之调整",
+        "cases": "件案件",
+        "components": "个部件",
+        "saved": "已保存，编辑号",
+        "reloading": "正在刷新地图…",
+        "nothing": "请先选中网格或画出图形",
+        "failed": "失败",
         "m2": "平方米",
     },
     "en": {
-        "heading": "Grid editor", "help": "Click grids to select (Shift-click adds), then draw a "
+        "heading": "Grid editor",
+        "help": "Click grids to select (Shift-click adds), then draw a "
         "split line or a new boundary with the tools on the left.",
-        "selected": "Selected", "none": "none", "drawn": "Drawn", "line": "line",
-        "polygon": "polygon", "split": "Split along the line", "reshape": "Reshape to the polygon",
-        "create": "Create a grid from the polygon", "merge": "Merge the selected grids",
-        "note": "Note (kept in the edit log)", "preview": "Preview (nothing saved)",
-        "submit": "Submit", "clear": "Clear", "valid": "✓ Passes the topology rules",
-        "invalid": "✗ Breaks the rules", "warnings": "Warnings", "new_grids": "New grids",
-        "retired": "Retired", "moved": "Moves", "cases": "cases", "components": "components",
-        "saved": "Saved, edit", "reloading": "Reloading the map…",
-        "nothing": "Select grids or draw a shape first", "failed": "Failed", "m2": "m²",
+        "selected": "Selected",
+        "none": "none",
+        "drawn": "Drawn",
+        "line": "line",
+        "polygon": "polygon",
+        "split": "Split along the line",
+        "reshape": "Reshape to the polygon",
+        "create": "Create a grid from the polygon",
+        "merge": "Merge the selected grids",
+        "note": "Note (kept in the edit log)",
+        "preview": "Preview (nothing saved)",
+        "submit": "Submit",
+        "clear": "Clear",
+        "valid": "✓ Passes the topology rules",
+        "invalid": "✗ Breaks the rules",
+        "warnings": "Warnings",
+        "new_grids": "New grids",
+        "retired": "Retired",
+        "moved": "Moves",
+        "cases": "cases",
+        "components": "components",
+        "saved": "Saved, edit",
+        "reloading": "Reloading the map…",
+        "nothing": "Select grids or draw a shape first",
+        "failed": "Failed",
+        "m2": "m²",
     },
 }
 
@@ -51,19 +88,36 @@ DRAW_LOCAL_ZH = {
             "buttons": {"polyline": "画切分线", "polygon": "画新边界"},
         },
         "handlers": {
-            "polyline": {"error": "<strong>错误：</strong>边线不能自相交！", "tooltip": {
-                "start": "点击开始画线", "cont": "点击继续画线", "end": "点击最后一点结束"}},
-            "polygon": {"tooltip": {
-                "start": "点击开始画边界", "cont": "点击继续画边界", "end": "点击第一点闭合"}},
+            "polyline": {
+                "error": "<strong>错误：</strong>边线不能自相交！",
+                "tooltip": {
+                    "start": "点击开始画线",
+                    "cont": "点击继续画线",
+                    "end": "点击最后一点结束",
+                },
+            },
+            "polygon": {
+                "tooltip": {
+                    "start": "点击开始画边界",
+                    "cont": "点击继续画边界",
+                    "end": "点击第一点闭合",
+                }
+            },
         },
     },
     "edit": {
         "toolbar": {
-            "actions": {"save": {"title": "保存修改", "text": "保存"},
-                        "cancel": {"title": "取消修改", "text": "取消"},
-                        "clearAll": {"title": "清除全部图形", "text": "全部清除"}},
-            "buttons": {"edit": "修改所画图形", "editDisabled": "没有可修改的图形",
-                        "remove": "删除所画图形", "removeDisabled": "没有可删除的图形"},
+            "actions": {
+                "save": {"title": "保存修改", "text": "保存"},
+                "cancel": {"title": "取消修改", "text": "取消"},
+                "clearAll": {"title": "清除全部图形", "text": "全部清除"},
+            },
+            "buttons": {
+                "edit": "修改所画图形",
+                "editDisabled": "没有可修改的图形",
+                "remove": "删除所画图形",
+                "removeDisabled": "没有可删除的图形",
+            },
         },
         "handlers": {
             "edit": {"tooltip": {"text": "拖动顶点修改图形", "subtext": "点击取消撤销修改"}},
@@ -246,8 +300,13 @@ SCRIPT = """
 """
 
 
-def grid_editor(csrf: str, options: MapOptions = MapOptions(), *, api: str = "/api/v1/grids",
-                draw_assets: dict[str, str] | None = None):
+def grid_editor(
+    csrf: str,
+    options: MapOptions = MapOptions(),
+    *,
+    api: str = "/api/v1/grids",
+    draw_assets: dict[str, str] | None = None,
+):
     """A hook for :func:`gis.maps.planner_map` adding the drawing tools and the edit panel.
 
     ``csrf``: the page session's CSRF secret, sent as ``X-CSRF-Token``; ``draw_assets``:
@@ -270,9 +329,15 @@ def grid_editor(csrf: str, options: MapOptions = MapOptions(), *, api: str = "/a
                 "polyline": {"shapeOptions": {"color": "#e31a1c", "weight": 4}},
                 # showArea off: Leaflet.draw 1.0.4 throws "type is not defined" with it on
                 # under Leaflet 1.9 (its readableArea uses an undeclared variable).
-                "polygon": {"allowIntersection": False, "showArea": False,
-                            "shapeOptions": {"color": "#e31a1c"}},
-                "rectangle": False, "circle": False, "marker": False, "circlemarker": False,
+                "polygon": {
+                    "allowIntersection": False,
+                    "showArea": False,
+                    "shapeOptions": {"color": "#e31a1c"},
+                },
+                "rectangle": False,
+                "circle": False,
+                "marker": False,
+                "circlemarker": False,
             },
             edit_options={"edit": True, "remove": True},
         )
@@ -292,8 +357,11 @@ def grid_editor(csrf: str, options: MapOptions = MapOptions(), *, api: str = "/a
         m.get_root().header.add_child(folium.Element(f"<style>{PANEL_CSS}</style>"))
         panel = MacroElement()
         script = SCRIPT % {
-            "map": m.get_name(), "drawn": drawn.get_name(), "api": json.dumps(api),
-            "csrf": json.dumps(csrf), "text": json.dumps(text, ensure_ascii=False),
+            "map": m.get_name(),
+            "drawn": drawn.get_name(),
+            "api": json.dumps(api),
+            "csrf": json.dumps(csrf),
+            "text": json.dumps(text, ensure_ascii=False),
         }
         panel._template = Template("{% macro script(this, kwargs) %}{{ this.code }}{% endmacro %}")
         panel.code = script

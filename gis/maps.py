@@ -402,7 +402,10 @@ def _grids_by_class(group, shown, classes, palette, fields, aliases, opacity: fl
             feature_collection(part, fields),
             control=False,
             style_function=lambda _, c=colour: {
-                "fillColor": c, "color": "#636363", "weight": 0.5, "fillOpacity": opacity,
+                "fillColor": c,
+                "color": "#636363",
+                "weight": 0.5,
+                "fillOpacity": opacity,
             },
             zoom_on_click=False,
             tooltip=folium.GeoJsonTooltip(fields, aliases=aliases),

@@ -10,8 +10,13 @@ from app.settings import Settings
 PASSWORD = "correct-horse-battery"
 
 
-def headers(settings: Settings, *roles: str, username: str | None = None,
-            unit_code: str | None = None, display_name: str | None = None) -> dict[str, str]:
+def headers(
+    settings: Settings,
+    *roles: str,
+    username: str | None = None,
+    unit_code: str | None = None,
+    display_name: str | None = None,
+) -> dict[str, str]:
     """``Authorization`` header for a user with ``roles`` (created on first use)."""
     roles = roles or ("admin",)
     username = username or "-".join(roles) + (f"-{unit_code}" if unit_code else "")

@@ -28,7 +28,9 @@ def import_areas(engine: Engine, settings: Settings, root: Path) -> gpd.GeoDataF
     )
     import_frame(engine, settings, "areas", upper)
     import_frame(
-        engine, settings, "areas",
+        engine,
+        settings,
+        "areas",
         hoods[["code", "NAME", "geometry"]].rename(columns={"NAME": "name"}),
     )
     return hoods

@@ -42,7 +42,10 @@ def _server_url() -> str:
 def _admin(server_url: str):
     url = make_url(server_url)
     conn = psycopg2.connect(
-        host=url.host, port=url.port, user=url.username, password=url.password,
+        host=url.host,
+        port=url.port,
+        user=url.username,
+        password=url.password,
         dbname=url.database or "postgres",
     )
     conn.autocommit = True

@@ -58,7 +58,9 @@ def lattice_grids(hoods: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 def cambridge(shared_dir, server_url, template_db, tmp_path_factory):
     root = shared_dir / "realdata" / "cambridge_ma"
     tmp = tmp_path_factory.mktemp("cambridge")
-    url = create_database(server_url, f"citygrid_cambridge_assign_{os.getpid()}", template=template_db)
+    url = create_database(
+        server_url, f"citygrid_cambridge_assign_{os.getpid()}", template=template_db
+    )
     engine = make_engine(url)
     settings = Settings(database_url=url, home=tmp / "home")
     hoods = cambridge_areas.import_areas(engine, settings, root)

@@ -39,8 +39,11 @@ def _writes(client) -> list[tuple[str, str]]:
     for path, ops in paths.items():
         for method in ops:
             m = method.upper()
-            if m in {"POST", "PUT", "PATCH", "DELETE"} and (m, path) not in OPEN_WRITES \
-                    and not path.startswith("/open311"):
+            if (
+                m in {"POST", "PUT", "PATCH", "DELETE"}
+                and (m, path) not in OPEN_WRITES
+                and not path.startswith("/open311")
+            ):
                 out.append((m, re.sub(r"\{[^}]+\}", "1", path)))
     return out
 
@@ -50,10 +53,18 @@ def test_sign_in_and_who_am_i(world):
     auth.headers(settings, "supervisor", username="zhangsan", display_name="张三")
     r = client.post("/api/v1/auth/token", data={"username": "zhangsan", "password": auth.PASSWORD})
     assert r.status_code == 200 and r.json()["token_type"] == "bearer"
-    me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {r.json()['access_token']}"})
-    assert me.json() == {"username": "zhangsan", "display_name": "张三", "roles": ["supervisor"],
-                         "unit_code": None}
-    wrong = client.post("/api/v1/auth/token", data={"username": "zhangsan", "password": "nope-nope"})
+    me = client.get(
+        "/api/v1/auth/me", headers={"Authorization": f"Bearer {r.json()['access_token']}"}
+    )
+    assert me.json() == {
+        "username": "zhangsan",
+        "display_name": "张三",
+        "roles": ["supervisor"],
+        "unit_code": None,
+    }
+    wrong = client.post(
+        "/api/v1/auth/token", data={"username": "zhangsan", "password": "nope-nope"}
+    )
     unknown = client.post("/api/v1/auth/token", data={"username": "ghost", "password": "nope-nope"})
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.json()["detail"] == unknown.json()["detail"]  # no hint which part was wrong
@@ -84,11 +95,16 @@ def test_every_write_endpoint_refuses_every_role_it_does_not_name(world):
     client, settings, _ = world
     from app.db.models import ROLES
 
-    headers = {role: auth.headers(settings, role, unit_code="U-HW" if role == "handler" else None)
-               for role in ROLES if role != "admin"}
+    headers = {
+        role: auth.headers(settings, role, unit_code="U-HW" if role == "handler" else None)
+        for role in ROLES
+        if role != "admin"
+    }
     checked = 0
     for method, path in _writes(client):
-        allowed = client.request(method, path, json={}, headers=headers["analyst"]).json()["required_roles"]
+        allowed = client.request(method, path, json={}, headers=headers["analyst"]).json()[
+            "required_roles"
+        ]
         for role, header in headers.items():
             if role in allowed:
                 continue
@@ -104,9 +120,13 @@ def test_bad_tokens_are_401(world, token):
     auth.headers(settings, "supervisor", username="lisi")
     from app.services.users import issue_token
 
-    value = {"garbage": "not-a-token",
-             "expired": issue_token(settings, "lisi", minutes=-1),
-             "foreign": jwt.encode({"sub": "lisi"}, "another-key-of-32-bytes-at-least!!", algorithm="HS256")}[token]
+    value = {
+        "garbage": "not-a-token",
+        "expired": issue_token(settings, "lisi", minutes=-1),
+        "foreign": jwt.encode(
+            {"sub": "lisi"}, "another-key-of-32-bytes-at-least!!", algorithm="HS256"
+        ),
+    }[token]
     r = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {value}"})
     assert r.status_code == 401 and r.headers["content-type"] == PROBLEM
 
@@ -114,8 +134,18 @@ def test_bad_tokens_are_401(world, token):
 def test_admins_manage_users_and_roles_are_checked(world):
     client, settings, _ = world
     admin = auth.headers(settings, "admin")
-    body = {"username": "wangwu", "password": "long-enough-pw", "roles": ["handler"], "unit_code": "U-HW"}
-    assert client.post("/api/v1/users", json=body, headers=auth.headers(settings, "supervisor")).status_code == 403
+    body = {
+        "username": "wangwu",
+        "password": "long-enough-pw",
+        "roles": ["handler"],
+        "unit_code": "U-HW",
+    }
+    assert (
+        client.post(
+            "/api/v1/users", json=body, headers=auth.headers(settings, "supervisor")
+        ).status_code
+        == 403
+    )
     assert client.post("/api/v1/users", json=body, headers=admin).status_code == 201
     assert client.post("/api/v1/users", json=body, headers=admin).status_code == 409
     no_unit = {**body, "username": "zhaoliu", "unit_code": None}
@@ -139,8 +169,11 @@ def test_a_disabled_account_is_refused_at_once(world):
 def test_handlers_see_only_their_units_cases(world):
     client, settings, _ = world
     lon, lat = sd.lonlat(30, 30)  # A1: no rule, no grid unit → the office U-JD-001
-    case = client.post("/api/v1/events", json={"class_code": "0102", "lon": lon, "lat": lat},
-                       headers=auth.headers(settings, "supervisor")).json()
+    case = client.post(
+        "/api/v1/events",
+        json={"class_code": "0102", "lon": lon, "lat": lat},
+        headers=auth.headers(settings, "supervisor"),
+    ).json()
     assert case["unit_code"] == "U-JD-001"
     mine = auth.headers(settings, "handler", unit_code="U-JD-001")
     other = auth.headers(settings, "handler", unit_code="U-HW")
@@ -152,8 +185,11 @@ def test_handlers_see_only_their_units_cases(world):
 def test_writes_land_in_the_audit_trail(world):
     client, settings, engine = world
     lon, lat = sd.lonlat(30, 30)
-    client.post("/api/v1/events", json={"class_code": "0102", "lon": lon, "lat": lat},
-                headers=auth.headers(settings, "acceptor", username="slj"))
+    client.post(
+        "/api/v1/events",
+        json={"class_code": "0102", "lon": lon, "lat": lat},
+        headers=auth.headers(settings, "acceptor", username="slj"),
+    )
     client.post("/api/v1/events", json={"class_code": "0102", "lon": lon, "lat": lat})  # refused
     expected = [("slj", "POST", "/api/v1/events", 201), (None, "POST", "/api/v1/events", 401)]
     deadline = time.monotonic() + 5  # the trail is written in the background, within ~50 ms
@@ -191,19 +227,27 @@ def test_the_audit_trail_survives_an_unreachable_database(caplog):
 
 def _audit_rows(engine) -> list[tuple]:
     with engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(
-            text("SELECT username, method, path, status FROM audit_log ORDER BY at, id"))]
+        return [
+            tuple(r)
+            for r in conn.execute(
+                text("SELECT username, method, path, status FROM audit_log ORDER BY at, id")
+            )
+        ]
 
 
 def test_cli_adds_the_first_admin(engine, settings, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", settings.database_url)
     monkeypatch.setenv("CITYGRID_HOME", str(settings.home))
-    result = CliRunner().invoke(cli, ["users", "add", "root-admin", "--role", "admin",
-                                      "--password", "a-strong-password"])
+    result = CliRunner().invoke(
+        cli, ["users", "add", "root-admin", "--role", "admin", "--password", "a-strong-password"]
+    )
     assert result.exit_code == 0, result.output
     with TestClient(create_app(settings)) as client:
-        r = client.post("/api/v1/auth/token", data={"username": "root-admin", "password": "a-strong-password"})
+        r = client.post(
+            "/api/v1/auth/token", data={"username": "root-admin", "password": "a-strong-password"}
+        )
         assert r.status_code == 200
-    again = CliRunner().invoke(cli, ["users", "add", "root-admin", "--role", "admin",
-                                     "--password", "a-strong-password"])
+    again = CliRunner().invoke(
+        cli, ["users", "add", "root-admin", "--role", "admin", "--password", "a-strong-password"]
+    )
     assert again.exit_code == 1 and "root-admin" in again.output

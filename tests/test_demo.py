@@ -408,10 +408,13 @@ def test_demo_accounts_sign_in_and_the_supervisor_owns_busy_grids(demo_copy, tmp
             assert authenticate(engine, username, password)["roles"] == roles.split(",")
         supervisor = dict((r[0], r[2]) for r in rows)["demo-supervisor"]
         with engine.connect() as conn:
-            open_cases = conn.execute(text(
-                "SELECT count(*) FROM event e JOIN grid g ON g.code = e.grid_code "
-                "WHERE g.supervisor = :s AND e.status NOT IN ('closed', 'voided')"),
-                {"s": supervisor}).scalar_one()
+            open_cases = conn.execute(
+                text(
+                    "SELECT count(*) FROM event e JOIN grid g ON g.code = e.grid_code "
+                    "WHERE g.supervisor = :s AND e.status NOT IN ('closed', 'voided')"
+                ),
+                {"s": supervisor},
+            ).scalar_one()
         assert open_cases > 0
     finally:
         engine.dispose()

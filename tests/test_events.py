@@ -20,7 +20,9 @@ def world(engine, settings):
     units = sd.build(engine)
     # One account acting as supervisor (reports) and dispatcher (rules); roles are tested
     # on their own in tests/test_auth.py.
-    with TestClient(create_app(settings), headers=auth.headers(settings, "supervisor", "dispatcher")) as client:
+    with TestClient(
+        create_app(settings), headers=auth.headers(settings, "supervisor", "dispatcher")
+    ) as client:
         yield client, engine, units
 
 
@@ -153,7 +155,11 @@ JSON = {"Content-Type": "application/json"}
     [
         (b"", JSON, "body"),
         (b'{"class_code": "0102", "lon": 120.6,', JSON, "body"),  # cut off
-        (b"class_code=0102&lon=120.6&lat=31.3", {"Content-Type": "application/x-www-form-urlencoded"}, "body"),
+        (
+            b"class_code=0102&lon=120.6&lat=31.3",
+            {"Content-Type": "application/x-www-form-urlencoded"},
+            "body",
+        ),
         (VALID, {**JSON, "Idempotency-Key": "k" * 129}, "header.idempotency-key"),
     ],
 )

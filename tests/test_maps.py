@@ -72,8 +72,14 @@ def render(
     started = time.perf_counter()
     errors: list[str] = []
     with browser_page(url, cookie) as page:
-        page.on("console", lambda m: errors.append(f"{m.text} {m.location.get('url', '')}")
-                if m.type == "error" else None)
+        page.on(
+            "console",
+            lambda m: (
+                errors.append(f"{m.text} {m.location.get('url', '')}")
+                if m.type == "error"
+                else None
+            ),
+        )
         page.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
         page.on("requestfailed", lambda r: errors.append(f"failed: {r.url}"))
         page.goto(url, wait_until="load", timeout=120_000)
@@ -106,8 +112,14 @@ def browser_page(url: str, cookie: str | None = None):
             browser.close()
 
 
-def sign_in(base: str, engine, username: str, *roles: str, display_name: str | None = None,
-            unit_code: str | None = None) -> str:
+def sign_in(
+    base: str,
+    engine,
+    username: str,
+    *roles: str,
+    display_name: str | None = None,
+    unit_code: str | None = None,
+) -> str:
     """The session cookie of ``username`` (created with ``roles`` on first use)."""
     with contextlib.suppress(ConflictError):
         create_user(engine, username, PASSWORD, list(roles), display_name, unit_code)
@@ -232,8 +244,10 @@ def test_supervisor_map_lights_cases_and_links_them(server, tmp_path) -> None:
     cookie = sign_in(base, engine, "dispatcher-qian", "dispatcher")
     at = "2026-10-31T12:00:00"
     page = httpx.get(
-        base + "/maps/supervisor", params={"supervisor": who, "at": at, "lang": "zh"},
-        cookies={SESSION_COOKIE: cookie}, timeout=60,
+        base + "/maps/supervisor",
+        params={"supervisor": who, "at": at, "lang": "zh"},
+        cookies={SESSION_COOKIE: cookie},
+        timeout=60,
     )
     assert page.status_code == 200
     assert "/api/v1/events/" in page.text and "监督员工作图" in page.text
@@ -256,10 +270,20 @@ def _supervisors(engine) -> tuple[str, list[str], str]:
     """A supervisor with open cases, their current grids, and a grid of someone else."""
     with engine.connect() as conn:
         who = busiest_supervisor(conn)
-        own = conn.execute(text("SELECT code FROM grid WHERE supervisor = :w AND valid_to IS NULL "
-                                "ORDER BY code"), {"w": who}).scalars().all()
-        other = conn.execute(text("SELECT min(code) FROM grid WHERE supervisor <> :w "
-                                  "AND valid_to IS NULL"), {"w": who}).scalar_one()
+        own = (
+            conn.execute(
+                text(
+                    "SELECT code FROM grid WHERE supervisor = :w AND valid_to IS NULL ORDER BY code"
+                ),
+                {"w": who},
+            )
+            .scalars()
+            .all()
+        )
+        other = conn.execute(
+            text("SELECT min(code) FROM grid WHERE supervisor <> :w AND valid_to IS NULL"),
+            {"w": who},
+        ).scalar_one()
     return who, list(own), other
 
 
@@ -282,11 +306,15 @@ def test_map_pages_need_a_session_and_a_supervisor_sees_only_their_grids(server)
     assert wrong.status_code == 401 and "用户名或密码错误" in wrong.text
     assert SESSION_COOKIE not in wrong.cookies
     # only paths of this site are followed after signing in
-    away = httpx.post(base + "/login", data={
-        "username": "jdy-01", "password": PASSWORD, "next": "//evil.example/x"})
+    away = httpx.post(
+        base + "/login",
+        data={"username": "jdy-01", "password": PASSWORD, "next": "//evil.example/x"},
+    )
     assert away.status_code == 303 and away.headers["location"] == "/"
-    ok = httpx.post(base + "/login", data={
-        "username": "jdy-01", "password": PASSWORD, "next": "/maps/supervisor"})
+    ok = httpx.post(
+        base + "/login",
+        data={"username": "jdy-01", "password": PASSWORD, "next": "/maps/supervisor"},
+    )
     assert ok.status_code == 303 and ok.headers["location"] == "/maps/supervisor"
     set_cookie = ok.headers["set-cookie"].lower()
     assert "httponly" in set_cookie and "samesite=lax" in set_cookie
@@ -338,16 +366,21 @@ def test_a_session_cookie_writes_only_with_the_pages_csrf_token(server) -> None:
     assert "未将网格" in r.json()["detail"]
 
 
-FIND_MAP = "window[Object.keys(window).find(k => k.startsWith('map_') && window[k] instanceof L.Map)]"
+FIND_MAP = (
+    "window[Object.keys(window).find(k => k.startsWith('map_') && window[k] instanceof L.Map)]"
+)
 
 
 def test_planner_draws_a_split_line_previews_it_and_submits(server, tmp_path) -> None:
     base, _, engine = server
     create_user(engine, "planner-zhou", PASSWORD, ["planner"], "规划员 周")
     with engine.connect() as conn:
-        code, x0, y0, x1, y1 = conn.execute(text(
-            "SELECT code, ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom) FROM grid "
-            "WHERE valid_to IS NULL ORDER BY ST_Area(geom::geography) DESC, code LIMIT 1")).one()
+        code, x0, y0, x1, y1 = conn.execute(
+            text(
+                "SELECT code, ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom) FROM grid "
+                "WHERE valid_to IS NULL ORDER BY ST_Area(geom::geography) DESC, code LIMIT 1"
+            )
+        ).one()
     cx, cy, pad = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) * 0.25
     seen: dict = {}
 
@@ -358,7 +391,9 @@ def test_planner_draws_a_split_line_previews_it_and_submits(server, tmp_path) ->
         page.fill("#password", PASSWORD)
         with page.expect_navigation():
             page.click("button[type=submit]")
-        assert page.url == base + "/maps/planner" and "规划员 周" in page.text_content("#cg-session")
+        assert page.url == base + "/maps/planner" and "规划员 周" in page.text_content(
+            "#cg-session"
+        )
         page.wait_for_timeout(800)
         page.evaluate(
             f"() => {{ {FIND_MAP}.fitBounds([[{y0}, {x0}], [{y1}, {x1}]], {{padding: [200, 200]}}); }}"
@@ -366,10 +401,12 @@ def test_planner_draws_a_split_line_previews_it_and_submits(server, tmp_path) ->
         page.wait_for_timeout(400)
 
         def at(lon: float, lat: float) -> tuple[float, float]:
-            return tuple(page.evaluate(
-                f"(() => {{ const m = {FIND_MAP}, p = m.latLngToContainerPoint([{lat}, {lon}]),"
-                " r = m.getContainer().getBoundingClientRect(); return [p.x + r.left, p.y + r.top]; })()"
-            ))
+            return tuple(
+                page.evaluate(
+                    f"(() => {{ const m = {FIND_MAP}, p = m.latLngToContainerPoint([{lat}, {lon}]),"
+                    " r = m.getContainer().getBoundingClientRect(); return [p.x + r.left, p.y + r.top]; })()"
+                )
+            )
 
         page.mouse.click(*at(cx, cy))  # select the grid
         assert page.text_content("#cg-selected") == code
@@ -397,9 +434,16 @@ def test_planner_draws_a_split_line_previews_it_and_submits(server, tmp_path) ->
     preview = np.asarray(Image.open(tmp_path / "preview.png").convert("RGB"))
     assert _share(preview, [_hex("#ff7f00")], 30) > 0.001, "the previewed grids are not drawn"
     with engine.connect() as conn:
-        ended = conn.execute(text("SELECT valid_to IS NOT NULL FROM grid WHERE code = :c "
-                                  "ORDER BY version DESC LIMIT 1"), {"c": code}).scalar_one()
-        edit = conn.execute(text("SELECT kind, actor FROM grid_edit ORDER BY id DESC LIMIT 1")).one()
+        ended = conn.execute(
+            text(
+                "SELECT valid_to IS NOT NULL FROM grid WHERE code = :c "
+                "ORDER BY version DESC LIMIT 1"
+            ),
+            {"c": code},
+        ).scalar_one()
+        edit = conn.execute(
+            text("SELECT kind, actor FROM grid_edit ORDER BY id DESC LIMIT 1")
+        ).one()
     assert ended and edit.kind == "split" and edit.actor == "planner-zhou"
 
 

@@ -47,9 +47,11 @@ def test_cambridge_areas_streets_units_components(shared_dir, engine, settings, 
     root = shared_dir / "realdata" / "cambridge_ma"
     hoods = gpd.read_file(root / "areas" / "BOUNDARY_CDDNeighborhoods.geojson")
     city = shapely.union_all(hoods.geometry.values)
-    upper = gpd.GeoDataFrame({"code": [DISTRICT, SUBDISTRICT],
-                              "name": ["Cambridge MA", "Cambridge"]},
-                             geometry=[city, city], crs=hoods.crs)
+    upper = gpd.GeoDataFrame(
+        {"code": [DISTRICT, SUBDISTRICT], "name": ["Cambridge MA", "Cambridge"]},
+        geometry=[city, city],
+        crs=hoods.crs,
+    )
     assert import_frame(engine, settings, "areas", upper).rows_written == 2
     communities = hoods.assign(code=SUBDISTRICT + hoods["N_HOOD"].astype(int).map("{:03d}".format))
     report = import_frame(engine, settings, "areas", communities, source="neighbourhoods")
@@ -58,8 +60,9 @@ def test_cambridge_areas_streets_units_components(shared_dir, engine, settings, 
     streets_file = root / "streets" / "TRANS_Centerlines.geojson"
     parts = sum(len(getattr(g, "geoms", [g])) for g in gpd.read_file(streets_file).geometry)
     # one centerline has no street name: it gets a placeholder name rather than refusal
-    options = ImportOptions(columns={"street_name": "Street", "source_id": "ID"},
-                            defaults={"street_name": "(unnamed)"})
+    options = ImportOptions(
+        columns={"street_name": "Street", "source_id": "ID"}, defaults={"street_name": "(unnamed)"}
+    )
     report = import_file(engine, settings, "streets", streets_file, options)
     assert (report.rows_read, report.rows_written) == (2643, parts)
 
@@ -70,37 +73,53 @@ def test_cambridge_areas_streets_units_components(shared_dir, engine, settings, 
         path = root / "assets" / name
         # about 5 % of assets lie just outside the neighbourhoods: the default district
         # names them where the point-in-district look-up finds none
-        options = ImportOptions(defaults={"class_code": class_code, "owner_unit_code": owner,
-                                          "district_code": DISTRICT})
+        options = ImportOptions(
+            defaults={"class_code": class_code, "owner_unit_code": owner, "district_code": DISTRICT}
+        )
         report = import_file(engine, settings, "components", path, options)
         assert report.rows_written == report.rows_read == len(gpd.read_file(path)), name
         assert report.details["with_street"] >= street_share * report.rows_written, (
-            name, report.details)
+            name,
+            report.details,
+        )
 
     assert scalar(engine, "SELECT count(*) FROM admin_area") == 15
     assert scalar(engine, "SELECT count(*) FROM street_segment") == parts
     assert scalar(engine, "SELECT count(*) FROM street WHERE district_code = '250001'") > 300
     km = scalar(engine, "SELECT sum(length_m) / 1000 FROM street_segment")
     assert km == pytest.approx(251.6, rel=5e-3)
-    hoods_km2 = scalar(engine, "SELECT sum(area_m2) / 1e6 FROM admin_area "
-                               "WHERE level = 'community'")
+    hoods_km2 = scalar(
+        engine, "SELECT sum(area_m2) / 1e6 FROM admin_area WHERE level = 'community'"
+    )
     city_km2 = scalar(engine, "SELECT area_m2 / 1e6 FROM admin_area WHERE code = '250001'")
     assert hoods_km2 == pytest.approx(18.46, rel=1e-2)
     assert hoods_km2 == pytest.approx(city_km2, rel=1e-3)
 
     with engine.connect() as conn:
-        per_class = dict(conn.execute(text(
-            "SELECT class_code, count(*) FROM component GROUP BY 1")).all())
-    assert per_class == {"0118": 6117, "0113": 1960, "0305": 990, "0210": 785, "0203": 68,
-                         "0407": 3017}
-    assert scalar(engine, "SELECT min(identifier) FROM component WHERE class_code = '0118'") \
+        per_class = dict(
+            conn.execute(text("SELECT class_code, count(*) FROM component GROUP BY 1")).all()
+        )
+    assert per_class == {
+        "0118": 6117,
+        "0113": 1960,
+        "0305": 990,
+        "0210": 785,
+        "0203": 68,
+        "0407": 3017,
+    }
+    assert (
+        scalar(engine, "SELECT min(identifier) FROM component WHERE class_code = '0118'")
         == "2500010118000001"
+    )
     attrs = scalar(engine, "SELECT attributes FROM component WHERE attributes ? 'PoleID' LIMIT 1")
     assert {"PoleID", "FixtureType", "StreetName"} <= set(attrs)
     # lights stand 3-10 m from a centerline (median, README); check the median in metres
-    median_m = scalar(engine, """
+    median_m = scalar(
+        engine,
+        """
         SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY d) FROM (
             SELECT (SELECT min(ST_Distance(c.geom::geography, s.geom::geography))
                     FROM street_segment s WHERE s.street_id = c.street_id) AS d
-            FROM component c WHERE c.class_code = '0118' AND c.street_id IS NOT NULL) x""")
+            FROM component c WHERE c.class_code = '0118' AND c.street_id IS NOT NULL) x""",
+    )
     assert 1 < median_m < 15

@@ -39,8 +39,10 @@ def _populate(engine, settings):
     units = sd.build(engine)
     load_workflow_defaults(engine, settings)
     with engine.begin() as conn:
-        conn.execute(text("UPDATE grid SET supervisor = :s WHERE code IN (:a, :b)"),
-                     {"s": SUPERVISOR, "a": sd.A1, "b": sd.A2})
+        conn.execute(
+            text("UPDATE grid SET supervisor = :s WHERE code IN (:a, :b)"),
+            {"s": SUPERVISOR, "a": sd.A1, "b": sd.A2},
+        )
     return units
 
 
@@ -77,16 +79,34 @@ def report(client, source="supervisor", x=30, y=40, code="0102", kind="event") -
     grid = GRID_AT[(int(x // 100), int(y // 100))]
     lon, lat = sd.lonlat(x, y)
     with engine.begin() as conn:
-        office = conn.execute(text("SELECT id FROM responsible_unit WHERE code = 'U-JD-001'")).scalar()
-        event_id = conn.execute(text(
-            "INSERT INTO event (scheme, class_kind, class_code, geom, source, reporter, grid_code, "
-            "community_code, subdistrict_code, district_code, unit_id, deadline_at) "
-            "VALUES ('2013', :k, :c, ST_SetSRID(ST_MakePoint(:x, :y), 4326), :s, :r, :g, "
-            "left(:g, 12), left(:g, 9), left(:g, 6), :u, now() + interval '48 hours') RETURNING id"),
-            {"k": kind, "c": code, "x": lon, "y": lat, "s": source, "r": SUPERVISOR, "g": grid,
-             "u": office}).scalar_one()
-        conn.execute(text("INSERT INTO case_log (event_id, actor, action, to_status) "
-                          "VALUES (:e, :r, 'report', 'reported')"), {"e": event_id, "r": SUPERVISOR})
+        office = conn.execute(
+            text("SELECT id FROM responsible_unit WHERE code = 'U-JD-001'")
+        ).scalar()
+        event_id = conn.execute(
+            text(
+                "INSERT INTO event (scheme, class_kind, class_code, geom, source, reporter, grid_code, "
+                "community_code, subdistrict_code, district_code, unit_id, deadline_at) "
+                "VALUES ('2013', :k, :c, ST_SetSRID(ST_MakePoint(:x, :y), 4326), :s, :r, :g, "
+                "left(:g, 12), left(:g, 9), left(:g, 6), :u, now() + interval '48 hours') RETURNING id"
+            ),
+            {
+                "k": kind,
+                "c": code,
+                "x": lon,
+                "y": lat,
+                "s": source,
+                "r": SUPERVISOR,
+                "g": grid,
+                "u": office,
+            },
+        ).scalar_one()
+        conn.execute(
+            text(
+                "INSERT INTO case_log (event_id, actor, action, to_status) "
+                "VALUES (:e, :r, 'report', 'reported')"
+            ),
+            {"e": event_id, "r": SUPERVISOR},
+        )
     return event_id
 
 
@@ -96,37 +116,88 @@ def act(client, event_id, action, role="admin", actor="tester", **body):
     unit = None
     if role == "handler":
         with client.app.state.engine.connect() as conn:
-            unit = conn.execute(text("SELECT u.code FROM event e JOIN responsible_unit u "
-                                     "ON u.id = e.unit_id WHERE e.id = :e"), {"e": event_id}).scalar()
+            unit = conn.execute(
+                text(
+                    "SELECT u.code FROM event e JOIN responsible_unit u "
+                    "ON u.id = e.unit_id WHERE e.id = :e"
+                ),
+                {"e": event_id},
+            ).scalar()
         actor = f"{actor}-{unit}"
-    return client.post(f"/api/v1/events/{event_id}/transitions",
-                       json={"action": action, **body},
-                       headers=auth.headers(settings, role, username=actor, unit_code=unit))
+    return client.post(
+        f"/api/v1/events/{event_id}/transitions",
+        json={"action": action, **body},
+        headers=auth.headers(settings, role, username=actor, unit_code=unit),
+    )
 
 
 def log_of(engine, event_id) -> list[tuple]:
     with engine.connect() as conn:
-        return conn.execute(text(
-            "SELECT action, from_status, to_status, actor FROM case_log WHERE event_id = :e "
-            "ORDER BY at, id"), {"e": event_id}).all()
+        return conn.execute(
+            text(
+                "SELECT action, from_status, to_status, actor FROM case_log WHERE event_id = :e "
+                "ORDER BY at, id"
+            ),
+            {"e": event_id},
+        ).all()
 
 
 PATHS = {
     "supervisor report, straight through": (
-        "supervisor", ["file", "dispatch", "accept", "handle", "request_check", "close"], "closed"),
+        "supervisor",
+        ["file", "dispatch", "accept", "handle", "request_check", "close"],
+        "closed",
+    ),
     "hotline: verify, extension, rework": (
-        "hotline", ["request_verification", "confirm", "file", "dispatch", "accept",
-                    "request_extension", "approve_extension", "handle", "request_check", "rework",
-                    "handle", "request_check", "close"], "closed"),
+        "hotline",
+        [
+            "request_verification",
+            "confirm",
+            "file",
+            "dispatch",
+            "accept",
+            "request_extension",
+            "approve_extension",
+            "handle",
+            "request_check",
+            "rework",
+            "handle",
+            "request_check",
+            "close",
+        ],
+        "closed",
+    ),
     "hotline found invalid on site": ("hotline", ["request_verification", "invalidate"], "invalid"),
     "app report voided after verification": (
-        "public_app", ["request_verification", "confirm", "void"], "voided"),
+        "public_app",
+        ["request_verification", "confirm", "void"],
+        "voided",
+    ),
     "supervisor report voided": ("supervisor", ["void"], "voided"),
     "wrong dispatch, refusals, shelving": (
-        "video", ["file", "dispatch", "return", "dispatch", "accept", "request_extension",
-                  "refuse_extension", "request_shelving", "refuse_shelving", "request_shelving",
-                  "approve_shelving", "resume", "return", "dispatch", "accept", "handle",
-                  "request_check", "close"], "closed"),
+        "video",
+        [
+            "file",
+            "dispatch",
+            "return",
+            "dispatch",
+            "accept",
+            "request_extension",
+            "refuse_extension",
+            "request_shelving",
+            "refuse_shelving",
+            "request_shelving",
+            "approve_shelving",
+            "resume",
+            "return",
+            "dispatch",
+            "accept",
+            "handle",
+            "request_check",
+            "close",
+        ],
+        "closed",
+    ),
 }
 
 
@@ -145,7 +216,9 @@ def test_every_legal_path(shared, name):
             body["unit_code"] = "U-HW"
         if action == "handle":
             body.update(note="已清运", photo_urls=["https://example.org/after.jpg"])
-        r = act(client, event_id, action, role=ACTIONS[action].role, actor=f"{action}-person", **body)
+        r = act(
+            client, event_id, action, role=ACTIONS[action].role, actor=f"{action}-person", **body
+        )
         assert r.status_code == 200, (action, r.text)
     view = r.json()
     assert view["status"] == final
@@ -171,7 +244,10 @@ def test_illegal_action_is_409_listing_what_is_allowed(shared):
     body = r.json()
     assert body["allowed_actions"] == ["request_verification", "void"]
     assert body["current_status"] == "reported" and "request_verification" in body["detail"]
-    assert act(client, public, "close").json()["allowed_actions"] == ["request_verification", "void"]
+    assert act(client, public, "close").json()["allowed_actions"] == [
+        "request_verification",
+        "void",
+    ]
     unknown = act(client, public, "teleport")
     assert unknown.status_code == 409 and "teleport" in unknown.json()["detail"]
     own = report(client)
@@ -183,8 +259,8 @@ def test_illegal_action_is_409_listing_what_is_allowed(shared):
     case = report(client)
     for step in ("file", "dispatch", "accept"):
         act(client, case, step)
-    assert act(client, case, "request_extension").status_code == 422      # no hours
-    assert act(client, case, "approve_extension").status_code == 409      # nothing pending
+    assert act(client, case, "request_extension").status_code == 422  # no hours
+    assert act(client, case, "approve_extension").status_code == 409  # nothing pending
     bad_unit = report(client)
     act(client, bad_unit, "file")
     assert act(client, bad_unit, "dispatch", unit_code="U-NOPE").status_code == 422
@@ -192,12 +268,18 @@ def test_illegal_action_is_409_listing_what_is_allowed(shared):
     wrong = act(client, bad_unit, "dispatch", role="supervisor", actor="zhang")
     assert wrong.status_code == 403 and wrong.json()["required_roles"] == ["dispatcher"]
     act(client, bad_unit, "dispatch", role="dispatcher", actor="disp", unit_code="U-HW")
-    outsider = client.post(f"/api/v1/events/{bad_unit}/transitions", json={"action": "accept"},
-                           headers=auth.headers(client.app.state.settings, "handler",
-                                                username="outsider", unit_code="U-JD-001"))
+    outsider = client.post(
+        f"/api/v1/events/{bad_unit}/transitions",
+        json={"action": "accept"},
+        headers=auth.headers(
+            client.app.state.settings, "handler", username="outsider", unit_code="U-JD-001"
+        ),
+    )
     assert outsider.status_code == 403
     assert act(client, report(client), "file", criterion="不存在的条件").status_code == 422
-    assert client.post("/api/v1/events/999999/transitions", json={"action": "file"}).status_code == 404
+    assert (
+        client.post("/api/v1/events/999999/transitions", json={"action": "file"}).status_code == 404
+    )
 
 
 def test_state_and_log_are_written_atomically(shared, monkeypatch):
@@ -226,7 +308,9 @@ def test_concurrent_actions_are_serialised(shared):
 
     def accept():
         try:
-            service.transition(engine, settings, event_id, service.TransitionInput("accept"), Actor())
+            service.transition(
+                engine, settings, event_id, service.TransitionInput("accept"), Actor()
+            )
             results.append("ok")
         except Exception as exc:  # noqa: BLE001 - the loser's 409 is the point
             results.append(type(exc).__name__)
@@ -241,8 +325,14 @@ def test_concurrent_actions_are_serialised(shared):
 
 
 def _go(engine, settings, event_id, action, when, **kw):
-    return service.transition(engine, settings, event_id, service.TransitionInput(action, **kw),
-                              Actor("t", "system"), at=at(when))
+    return service.transition(
+        engine,
+        settings,
+        event_id,
+        service.TransitionInput(action, **kw),
+        Actor("t", "system"),
+        at=at(when),
+    )
 
 
 def test_deadline_extension_and_shelving_move_the_clock(shared):
@@ -308,10 +398,15 @@ def test_task_lists_by_role_most_urgent_first(world):
     hotline_old = report(client, source="hotline")
     hotline_new = report(client, source="hotline")
     own = report(client)
-    elsewhere = report(client, x=60, y=160)          # grid B1: another supervisor's
+    elsewhere = report(client, x=60, y=160)  # grid B1: another supervisor's
     for case in (hotline_new, hotline_old):
-        _go(engine, settings, case, "request_verification",
-            "2026-11-23T09:00" if case == hotline_old else "2026-11-23T10:00")
+        _go(
+            engine,
+            settings,
+            case,
+            "request_verification",
+            "2026-11-23T09:00" if case == hotline_old else "2026-11-23T10:00",
+        )
     _go(engine, settings, own, "file", "2026-11-23T09:00")
     _go(engine, settings, own, "dispatch", "2026-11-23T09:30")
     _go(engine, settings, elsewhere, "file", "2026-11-23T09:00")
@@ -322,8 +417,10 @@ def test_task_lists_by_role_most_urgent_first(world):
 
     sup = client.get("/api/v1/tasks", params={"role": "supervisor", "supervisor": SUPERVISOR})
     items = sup.json()["items"]
-    assert [i["event_id"] for i in items] == [hotline_old, hotline_new]   # verify, by due time
-    assert items[0]["task"] == "现场核实" and datetime.fromisoformat(items[0]["due_at"]) == at("2026-11-24T09:00")
+    assert [i["event_id"] for i in items] == [hotline_old, hotline_new]  # verify, by due time
+    assert items[0]["task"] == "现场核实" and datetime.fromisoformat(items[0]["due_at"]) == at(
+        "2026-11-24T09:00"
+    )
     grid_b1 = client.get("/api/v1/tasks", params={"role": "supervisor", "grid": sd.B1}).json()
     assert [i["event_id"] for i in grid_b1["items"]] == [elsewhere]
     assert grid_b1["items"][0]["task"] == "现场核查"
@@ -346,11 +443,14 @@ def test_task_lists_by_role_most_urgent_first(world):
 def test_component_case_moves_the_component_status(world):
     client, engine, _, _ = world
     with engine.begin() as conn:
-        light = conn.execute(text("SELECT id FROM component WHERE identifier = :i"),
-                             {"i": sd.LIGHT_ID}).scalar_one()
+        light = conn.execute(
+            text("SELECT id FROM component WHERE identifier = :i"), {"i": sd.LIGHT_ID}
+        ).scalar_one()
     event_id = report(client, kind="component", code="0118", x=50, y=90)
     with engine.begin() as conn:
-        conn.execute(text("UPDATE event SET component_id = :c WHERE id = :e"), {"c": light, "e": event_id})
+        conn.execute(
+            text("UPDATE event SET component_id = :c WHERE id = :e"), {"c": light, "e": event_id}
+        )
     assert act(client, event_id, "file", note="路灯不亮").status_code == 200
     status = "SELECT status FROM component WHERE id = :c"
     with engine.connect() as conn:
@@ -359,6 +459,7 @@ def test_component_case_moves_the_component_status(world):
         assert act(client, event_id, step).status_code == 200, step
     with engine.connect() as conn:
         assert conn.execute(text(status), {"c": light}).scalar_one() == "in_service"
-        changes = conn.execute(text("SELECT count(*) FROM component_history WHERE component_id = :c"),
-                               {"c": light}).scalar_one()
+        changes = conn.execute(
+            text("SELECT count(*) FROM component_history WHERE component_id = :c"), {"c": light}
+        ).scalar_one()
     assert changes >= 2

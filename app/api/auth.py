@@ -19,8 +19,14 @@ SESSION_COOKIE = "citygrid_session"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 ROLE_NAMES = {
-    "supervisor": "监督员", "acceptor": "受理员", "shift_leader": "值班长", "dispatcher": "派遣员",
-    "handler": "处置人员", "planner": "规划人员", "analyst": "分析人员", "admin": "管理员",
+    "supervisor": "监督员",
+    "acceptor": "受理员",
+    "shift_leader": "值班长",
+    "dispatcher": "派遣员",
+    "handler": "处置人员",
+    "planner": "规划人员",
+    "analyst": "分析人员",
+    "admin": "管理员",
 }
 
 
@@ -38,16 +44,19 @@ async def authenticate(request: Request, token: str | None) -> User:
     """
     cookie = None if token else request.cookies.get(SESSION_COOKIE)
     if not token and not cookie:
-        raise UnauthenticatedError("需要登录：请在 Authorization 头中提供 Bearer 令牌，或先登录",
-                                   "authentication required: send an Authorization: Bearer "
-                                   "token, or sign in")
+        raise UnauthenticatedError(
+            "需要登录：请在 Authorization 头中提供 Bearer 令牌，或先登录",
+            "authentication required: send an Authorization: Bearer token, or sign in",
+        )
     engine, settings = request.app.state.engine, request.app.state.settings
     claims = read_token(settings, token or cookie)  # type: ignore[arg-type]
     if cookie and request.method not in SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
         if not hmac.compare_digest(sent, str(claims.get("csrf", ""))) or not sent:
-            raise ForbiddenError("缺少或错误的 CSRF 令牌（页面请求需带 X-CSRF-Token 头）",
-                                 "missing or wrong CSRF token (send the page's X-CSRF-Token)")
+            raise ForbiddenError(
+                "缺少或错误的 CSRF 令牌（页面请求需带 X-CSRF-Token 头）",
+                "missing or wrong CSRF token (send the page's X-CSRF-Token)",
+            )
     if account_is_cached(engine, str(claims.get("sub"))):
         user = user_from_claims(engine, claims)  # no I/O: stay on the event loop
     else:
@@ -73,7 +82,8 @@ def ensure_role(user: User, roles: tuple[str, ...]) -> User:
     if not user.has(*roles, "admin"):
         wanted = "、".join(ROLE_NAMES[r] for r in roles)
         raise ForbiddenError(
-            f"此操作需要以下角色之一：{wanted}", f"this needs one of the roles: {', '.join(roles)}",
+            f"此操作需要以下角色之一：{wanted}",
+            f"this needs one of the roles: {', '.join(roles)}",
             required_roles=list(roles),
         )
     return user

@@ -32,7 +32,9 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-async def get_language(request: Request, lang: str | None = Query(None, pattern="^(zh|en)$")) -> str:
+async def get_language(
+    request: Request, lang: str | None = Query(None, pattern="^(zh|en)$")
+) -> str:
     """``?lang=`` first, then Accept-Language, then the deployment's default."""
     return language_of(request, lang)
 

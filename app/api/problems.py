@@ -43,15 +43,18 @@ def _page(request: Request, status: int, title: str, detail: str) -> Response:
     lang = language_of(request, request.query_params.get("lang"))
     login = "换个账号登录" if lang == "zh" else "sign in as someone else"
     return HTMLResponse(
-        HTML_PAGE.format(status=status, title=html.escape(title), detail=html.escape(detail),
-                         next=quote(here), login=login),
+        HTML_PAGE.format(
+            status=status,
+            title=html.escape(title),
+            detail=html.escape(detail),
+            next=quote(here),
+            login=login,
+        ),
         status_code=status,
     )
 
 
-def problem(
-    request: Request, status: int, slug: str, title: str, detail: str, **extra
-) -> Response:
+def problem(request: Request, status: int, slug: str, title: str, detail: str, **extra) -> Response:
     if wants_page(request):
         return _page(request, status, title, detail)
     body = {

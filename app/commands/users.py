@@ -25,7 +25,9 @@ def add(
     username: str,
     role: Annotated[list[str], typer.Option("--role", help="repeatable: admin, supervisor, …")],
     password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
-    display_name: Annotated[str | None, typer.Option(help="shown name; a supervisor's must match grid.supervisor")] = None,
+    display_name: Annotated[
+        str | None, typer.Option(help="shown name; a supervisor's must match grid.supervisor")
+    ] = None,
     unit: Annotated[str | None, typer.Option(help="unit code (required for a handler)")] = None,
 ) -> None:
     """Add an account, e.g. the first admin: citygrid users add admin --role admin."""
@@ -51,7 +53,9 @@ def list_() -> None:
     engine, _ = _engine_and_settings()
     try:
         for user in list_users(engine):
-            typer.echo(f"{user['username']:20} {','.join(user['roles']):30} {user['unit_code'] or ''}")
+            typer.echo(
+                f"{user['username']:20} {','.join(user['roles']):30} {user['unit_code'] or ''}"
+            )
     finally:
         engine.dispose()
 

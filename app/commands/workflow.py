@@ -8,9 +8,12 @@ from typing import Annotated
 
 import typer
 
-calendar_app = typer.Typer(help="Working calendars (holidays, make-up working days).",
-                           no_args_is_help=True)
-workflow_app = typer.Typer(help="Case workflow: time limits, demo simulation.", no_args_is_help=True)
+calendar_app = typer.Typer(
+    help="Working calendars (holidays, make-up working days).", no_args_is_help=True
+)
+workflow_app = typer.Typer(
+    help="Case workflow: time limits, demo simulation.", no_args_is_help=True
+)
 
 
 def _run(work):
@@ -23,22 +26,33 @@ def evaluate(
     from_: Annotated[datetime, typer.Option("--from", help="start date, inclusive (YYYY-MM-DD)")],
     to: Annotated[datetime, typer.Option(help="end date, inclusive (YYYY-MM-DD)")],
     level: Annotated[str, typer.Option(help="unit | area | post")] = "unit",
-    area_level: Annotated[str, typer.Option(help="district | subdistrict | community | grid")]
-    = "subdistrict",
-    post: Annotated[str, typer.Option(help="supervisor | acceptor | shift_leader | dispatcher")]
-    = "supervisor",
+    area_level: Annotated[
+        str, typer.Option(help="district | subdistrict | community | grid")
+    ] = "subdistrict",
+    post: Annotated[
+        str, typer.Option(help="supervisor | acceptor | shift_leader | dispatcher")
+    ] = "supervisor",
     within: Annotated[str | None, typer.Option(help="only inside this area code")] = None,
     format_: Annotated[str, typer.Option("--format", help="csv | xlsx | md")] = "md",
-    out: Annotated[Path | None, typer.Option(help="output file (default: stdout; xlsx needs it)")]
-    = None,
+    out: Annotated[
+        Path | None, typer.Option(help="output file (default: stdout; xlsx needs it)")
+    ] = None,
 ) -> None:
     """Performance evaluation (GB/T 30428.4) for a period: indicators, composite, grade."""
     from app.services import evaluation as service
 
     def work(engine, settings):
         # Whole days: --to 2026-03-31 includes 31 March (the service treats dates that way).
-        return service.evaluate(engine, settings, level, from_.date(), to.date(),
-                                area_level=area_level, post=post, within=within)
+        return service.evaluate(
+            engine,
+            settings,
+            level,
+            from_.date(),
+            to.date(),
+            area_level=area_level,
+            post=post,
+            within=within,
+        )
 
     if format_ not in ("csv", "xlsx", "md"):
         raise typer.BadParameter("csv, xlsx or md", param_hint="--format")
@@ -62,8 +76,12 @@ def evaluate(
 @calendar_app.command("load")
 def calendar_load(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
-    work_periods: Annotated[str | None, typer.Option(
-        help="work periods of these years, e.g. 09:00-12:00,13:30-17:30 (default: setting)")] = None,
+    work_periods: Annotated[
+        str | None,
+        typer.Option(
+            help="work periods of these years, e.g. 09:00-12:00,13:30-17:30 (default: setting)"
+        ),
+    ] = None,
 ) -> None:
     """Load FILE (date,kind,name CSV), replacing each year it lists."""
     from app.services.calendar import load_calendar_file
@@ -79,17 +97,23 @@ def calendar_show(year: int) -> None:
     from app.services.calendar import read_year
 
     info = _run(lambda engine, settings: read_year(engine, settings, year))
-    typer.echo(f"{year}: {info['working_days']} working days, work periods {info['work_periods']}"
-               f"{'' if info['defined'] else ' (NOT DEFINED: weekends only)'}")
+    typer.echo(
+        f"{year}: {info['working_days']} working days, work periods {info['work_periods']}"
+        f"{'' if info['defined'] else ' (NOT DEFINED: weekends only)'}"
+    )
     for day in info["days"]:
-        typer.echo(f"  {day['date']}  {'上班' if day['kind'] == 'workday' else '放假'}  {day['name'] or ''}")
+        typer.echo(
+            f"  {day['date']}  {'上班' if day['kind'] == 'workday' else '放假'}  {day['name'] or ''}"
+        )
 
 
 @calendar_app.command("deadline")
 def calendar_deadline(
     start: Annotated[datetime, typer.Argument(help="e.g. 2026-02-13T15:00 (local time)")],
-    value: float, unit: Annotated[str, typer.Argument(help="urgent_hours | working_hours | "
-                                                          "working_days | calendar_days")],
+    value: float,
+    unit: Annotated[
+        str, typer.Argument(help="urgent_hours | working_hours | working_days | calendar_days")
+    ],
 ) -> None:
     """Where a time limit starting at START runs out."""
     from app.services.calendar import compute_deadline
@@ -104,8 +128,10 @@ def workflow_defaults() -> None:
     from app.services.calendar import load_workflow_defaults
 
     counts = _run(load_workflow_defaults)
-    typer.echo(f"calendar years loaded: {counts['calendar_years']}, "
-               f"time limits added: {counts['time_limits']}")
+    typer.echo(
+        f"calendar years loaded: {counts['calendar_years']}, "
+        f"time limits added: {counts['time_limits']}"
+    )
 
 
 @workflow_app.command("limits")

@@ -37,21 +37,31 @@ SELECT a.code, a.level, a.parent_code, a.name, a.name_en,
 """
 
 
-def list_areas(session: Session, *, level: str | None, parent: str | None, bbox: BBoxT,
-               limit: int, offset: int) -> tuple[list[dict], int]:
+def list_areas(
+    session: Session, *, level: str | None, parent: str | None, bbox: BBoxT, limit: int, offset: int
+) -> tuple[list[dict], int]:
     """Administrative areas, filtered by level, parent and bbox, in code order."""
     params: dict = {"limit": limit, "offset": offset, "level": level, "parent": parent}
-    where = [c for c in (
-        "a.level = :level" if level else None,
-        "a.parent_code = :parent" if parent else None,
-        _bbox_clause("a.geom", bbox, params),
-    ) if c]
+    where = [
+        c
+        for c in (
+            "a.level = :level" if level else None,
+            "a.parent_code = :parent" if parent else None,
+            _bbox_clause("a.geom", bbox, params),
+        )
+        if c
+    ]
     return _page(session, AREA_SELECT, "FROM admin_area a", where, "a.code", params)
 
 
 def get_area(session: Session, code: str) -> dict | None:
-    row = session.execute(text(AREA_SELECT + " FROM admin_area a WHERE a.code = :code"),
-                          {"code": code}).mappings().first()
+    row = (
+        session.execute(
+            text(AREA_SELECT + " FROM admin_area a WHERE a.code = :code"), {"code": code}
+        )
+        .mappings()
+        .first()
+    )
     return dict(row) if row else None
 
 
@@ -67,14 +77,19 @@ SELECT s.id, s.name, s.name_en, s.grade, s.district_code,
 """
 
 
-def list_streets(session: Session, *, name: str | None, grade: str | None, bbox: BBoxT,
-                 limit: int, offset: int) -> tuple[list[dict], int]:
+def list_streets(
+    session: Session, *, name: str | None, grade: str | None, bbox: BBoxT, limit: int, offset: int
+) -> tuple[list[dict], int]:
     """Named streets (centerline = all segments), filtered, in name order."""
     params: dict = {"limit": limit, "offset": offset, "name": f"%{name}%", "grade": grade}
-    where = [c for c in (
-        "s.name ILIKE :name" if name else None,
-        "s.grade = :grade" if grade else None,
-    ) if c]
+    where = [
+        c
+        for c in (
+            "s.name ILIKE :name" if name else None,
+            "s.grade = :grade" if grade else None,
+        )
+        if c
+    ]
     box = _bbox_clause("x.geom", bbox, params)
     if box:
         where.append(f"EXISTS (SELECT 1 FROM street_segment x WHERE x.street_id = s.id AND {box})")
@@ -82,8 +97,11 @@ def list_streets(session: Session, *, name: str | None, grade: str | None, bbox:
 
 
 def get_street(session: Session, street_id: int) -> dict | None:
-    row = session.execute(text(STREET_SELECT + " FROM street s WHERE s.id = :id"),
-                          {"id": street_id}).mappings().first()
+    row = (
+        session.execute(text(STREET_SELECT + " FROM street s WHERE s.id = :id"), {"id": street_id})
+        .mappings()
+        .first()
+    )
     return dict(row) if row else None
 
 
@@ -102,8 +120,13 @@ def list_units(session: Session, *, kind: str | None, limit: int, offset: int):
 
 
 def get_unit(session: Session, code: str) -> dict | None:
-    row = session.execute(text(UNIT_SELECT + " FROM responsible_unit u WHERE u.code = :code"),
-                          {"code": code}).mappings().first()
+    row = (
+        session.execute(
+            text(UNIT_SELECT + " FROM responsible_unit u WHERE u.code = :code"), {"code": code}
+        )
+        .mappings()
+        .first()
+    )
     return dict(row) if row else None
 
 
@@ -124,23 +147,44 @@ LEFT JOIN responsible_unit mu ON mu.id = c.maintainer_unit_id
 """
 
 
-def list_components(session: Session, *, bbox: BBoxT, grid: str | None, class_code: str | None,
-                    status: str | None, limit: int, offset: int):
+def list_components(
+    session: Session,
+    *,
+    bbox: BBoxT,
+    grid: str | None,
+    class_code: str | None,
+    status: str | None,
+    limit: int,
+    offset: int,
+):
     """Components filtered by bbox, grid, class and status, in identifier order."""
-    params: dict = {"limit": limit, "offset": offset, "grid": grid, "cls": class_code,
-                    "status": status}
-    where = [c for c in (
-        _bbox_clause("c.geom", bbox, params),
-        "c.grid_code = :grid" if grid else None,
-        "c.class_code = :cls" if class_code else None,
-        "c.status = :status" if status else None,
-    ) if c]
+    params: dict = {
+        "limit": limit,
+        "offset": offset,
+        "grid": grid,
+        "cls": class_code,
+        "status": status,
+    }
+    where = [
+        c
+        for c in (
+            _bbox_clause("c.geom", bbox, params),
+            "c.grid_code = :grid" if grid else None,
+            "c.class_code = :cls" if class_code else None,
+            "c.status = :status" if status else None,
+        )
+        if c
+    ]
     return _page(session, COMPONENT_SELECT, COMPONENT_FROM, where, "c.identifier", params)
 
 
 def get_component(session: Session, identifier: str) -> dict | None:
-    row = session.execute(
-        text(COMPONENT_SELECT + COMPONENT_FROM + " WHERE c.identifier = :ident"),
-        {"ident": identifier},
-    ).mappings().first()
+    row = (
+        session.execute(
+            text(COMPONENT_SELECT + COMPONENT_FROM + " WHERE c.identifier = :ident"),
+            {"ident": identifier},
+        )
+        .mappings()
+        .first()
+    )
     return dict(row) if row else None

@@ -53,7 +53,9 @@ CLASSES_BY_KEY = text(
 )
 
 
-def get_classes(conn: Connection, scheme: str, keys: set[tuple[str, str]]) -> dict[tuple[str, str], dict]:
+def get_classes(
+    conn: Connection, scheme: str, keys: set[tuple[str, str]]
+) -> dict[tuple[str, str], dict]:
     """Class rows for the given (kind, code) pairs of ``scheme``; missing pairs are absent."""
     if not keys:
         return {}
@@ -68,6 +70,10 @@ def get_classes(conn: Connection, scheme: str, keys: set[tuple[str, str]]) -> di
 def component_geometry_types(conn: Connection, scheme: str) -> dict[str, str | None]:
     """Component class codes of ``scheme`` with the geometry type each expects."""
     result = conn.execute(
-        text("SELECT code, geometry_type FROM classification WHERE scheme = :s "
-             "AND kind = 'component'"), {"s": scheme})
+        text(
+            "SELECT code, geometry_type FROM classification WHERE scheme = :s "
+            "AND kind = 'component'"
+        ),
+        {"s": scheme},
+    )
     return dict(result.all())

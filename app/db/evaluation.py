@@ -11,8 +11,12 @@ from datetime import datetime
 
 from sqlalchemy import Connection, text
 
-AREA_COLUMNS = {"district": "district_code", "subdistrict": "subdistrict_code",
-                "community": "community_code", "grid": "grid_code"}
+AREA_COLUMNS = {
+    "district": "district_code",
+    "subdistrict": "subdistrict_code",
+    "community": "community_code",
+    "grid": "grid_code",
+}
 
 # Log rows up to the end of the period and each case's state at the end.
 _BASE = """
@@ -29,8 +33,10 @@ last AS (
 """
 # A report is valid when it was filed by the end of the period. EXISTS on the indexed event_id
 # stays fast whatever the planner believes about the size of the CTEs.
-_FILED = ("EXISTS (SELECT 1 FROM case_log c WHERE c.event_id = {0}.id AND c.action = 'file' "
-          "AND c.at < :to)")
+_FILED = (
+    "EXISTS (SELECT 1 FROM case_log c WHERE c.event_id = {0}.id AND c.action = 'file' "
+    "AND c.at < :to)"
+)
 
 # An open case whose deadline fell inside the period and that is still open at its end counts
 # against the on-time rates (to-handle / to-close) of the period: overdue work is not hidden.
@@ -91,8 +97,15 @@ FROM facts WHERE key IS NOT NULL GROUP BY key ORDER BY key
 """
 
 
-def area_unit_counts(conn: Connection, level: str, area_level: str, start: datetime,
-                     end: datetime, public_sources: list[str], within: str | None) -> list[dict]:
+def area_unit_counts(
+    conn: Connection,
+    level: str,
+    area_level: str,
+    start: datetime,
+    end: datetime,
+    public_sources: list[str],
+    within: str | None,
+) -> list[dict]:
     """Counts per area (of ``area_level``) or per unit (id as text) for [start, end)."""
     if level == "area":
         column = f"e.{AREA_COLUMNS[area_level]}"
@@ -101,8 +114,10 @@ def area_unit_counts(conn: Connection, level: str, area_level: str, start: datet
         # A unit answers for what it held when it acted (the log's unit), not today's holder.
         keys = {"key_e": "e.unit_id", "key_a": "a.unit_id", "key_o": "o.unit_id"}
     sql = _AREA_UNIT.format(base=_BASE, filed_e=_FILED.format("e"), **keys)
-    rows = conn.execute(text(sql), {"from": start, "to": end, "public": public_sources,
-                                    "within": f"{within or ''}%"}).mappings()
+    rows = conn.execute(
+        text(sql),
+        {"from": start, "to": end, "public": public_sources, "within": f"{within or ''}%"},
+    ).mappings()
     return [dict(r) for r in rows]
 
 
@@ -146,12 +161,14 @@ FROM facts WHERE key IS NOT NULL GROUP BY key ORDER BY key
 """
 
 
-def supervisor_counts(conn: Connection, start: datetime, end: datetime,
-                      public_sources: list[str], within: str | None) -> list[dict]:
+def supervisor_counts(
+    conn: Connection, start: datetime, end: datetime, public_sources: list[str], within: str | None
+) -> list[dict]:
     """Counts per supervisor (by name) for [start, end)."""
-    rows = conn.execute(text(_SUPERVISOR.format(base=_BASE, filed_s=_FILED.format("s"))),
-                        {"from": start, "to": end, "public": public_sources,
-                         "within": f"{within or ''}%"}).mappings()
+    rows = conn.execute(
+        text(_SUPERVISOR.format(base=_BASE, filed_s=_FILED.format("s"))),
+        {"from": start, "to": end, "public": public_sources, "within": f"{within or ''}%"},
+    ).mappings()
     return [dict(r) for r in rows]
 
 
@@ -177,11 +194,19 @@ FROM acts WHERE key IS NOT NULL GROUP BY key ORDER BY key
 """
 
 
-def post_counts(conn: Connection, role: str, actions: list[str], start: datetime, end: datetime,
-                within: str | None) -> list[dict]:
+def post_counts(
+    conn: Connection,
+    role: str,
+    actions: list[str],
+    start: datetime,
+    end: datetime,
+    within: str | None,
+) -> list[dict]:
     """Counts per person of a command-centre post for [start, end)."""
-    rows = conn.execute(text(_POST), {"from": start, "to": end, "role": role, "actions": actions,
-                                      "within": f"{within or ''}%"}).mappings()
+    rows = conn.execute(
+        text(_POST),
+        {"from": start, "to": end, "role": role, "actions": actions, "within": f"{within or ''}%"},
+    ).mappings()
     return [dict(r) for r in rows]
 
 

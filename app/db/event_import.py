@@ -38,8 +38,12 @@ def _copied_frame(conn: Connection, sql: str, params: dict, dtype: dict) -> gpd.
     buffer = io.StringIO()
     cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER)", buffer)
     buffer.seek(0)
-    frame = pd.read_csv(buffer, dtype={**dtype, "wkb": str}, keep_default_na=False,
-                        na_values={k: [""] for k in dtype})
+    frame = pd.read_csv(
+        buffer,
+        dtype={**dtype, "wkb": str},
+        keep_default_na=False,
+        na_values={k: [""] for k in dtype},
+    )
     geoms = shapely.from_wkb(frame.pop("wkb").str.slice(2).to_numpy()) if len(frame) else []
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=4326), crs=4326)
 
@@ -88,8 +92,14 @@ def components(
                AND geom && ST_MakeEnvelope(:x1, :y1, :x2, :y2, 4326))
            OR identifier = ANY(:idents)""",
         {"scheme": scheme, "codes": list(class_codes), "idents": list(identifiers), **_box(bbox)},
-        {"id": "int64", "identifier": str, "class_code": str, "status": str,
-         "maintainer_unit_id": "Int64", "owner_unit_id": "Int64"},
+        {
+            "id": "int64",
+            "identifier": str,
+            "class_code": str,
+            "status": str,
+            "maintainer_unit_id": "Int64",
+            "owner_unit_id": "Int64",
+        },
     )
 
 

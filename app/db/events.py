@@ -28,7 +28,8 @@ LEFT JOIN responsible_unit u ON u.id = e.unit_id
 
 # The case, its first log line and the case as read back, in one statement (one round trip
 # on the intake path, and atomic without a transaction around it).
-INSERT_REPORTED = Statement("""
+INSERT_REPORTED = Statement(
+    """
 WITH ins AS (
     INSERT INTO event (scheme, class_kind, class_code, geom, location_text, description, source,
                        reporter, reporter_contact, photo_urls, idempotency_key, public_token,
@@ -50,19 +51,43 @@ WITH ins AS (
     INSERT INTO case_log (event_id, actor, action, from_status, to_status, note)
     SELECT id, :reporter, 'report', NULL, 'reported', :log_note FROM ins
 )
-""" + EVENT_SELECT.replace("FROM event e", "FROM ins e"), (
-    "scheme", "class_kind", "class_code", "lon", "lat", "location_text", "description",
-    "source", "reporter", "reporter_contact", "photo_urls", "idempotency_key", "public_token",
-    "observed_at", "reported_at", "grid_id", "grid_code", "community_code", "subdistrict_code",
-    "district_code", "street_id", "street_distance_m", "component_id", "component_distance_m",
-    "unit_id", "assignment", "deadline_at", "log_note",
-))
+"""
+    + EVENT_SELECT.replace("FROM event e", "FROM ins e"),
+    (
+        "scheme",
+        "class_kind",
+        "class_code",
+        "lon",
+        "lat",
+        "location_text",
+        "description",
+        "source",
+        "reporter",
+        "reporter_contact",
+        "photo_urls",
+        "idempotency_key",
+        "public_token",
+        "observed_at",
+        "reported_at",
+        "grid_id",
+        "grid_code",
+        "community_code",
+        "subdistrict_code",
+        "district_code",
+        "street_id",
+        "street_distance_m",
+        "component_id",
+        "component_distance_m",
+        "unit_id",
+        "assignment",
+        "deadline_at",
+        "log_note",
+    ),
+)
 EVENT_BY_IDEMPOTENCY_KEY = Statement(EVENT_SELECT + " WHERE e.idempotency_key = :key", ("key",))
 
 
-async def insert_reported_event(
-    conn: IntakeConnection, values: dict, log_note: str
-) -> dict | None:
+async def insert_reported_event(conn: IntakeConnection, values: dict, log_note: str) -> dict | None:
     """Insert one case with its "report" log line and return it as :func:`get_event` would;
     None when its idempotency key already exists (nothing inserted)."""
     rows = await conn.rows(INSERT_REPORTED, {**values, "log_note": log_note})

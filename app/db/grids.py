@@ -92,7 +92,9 @@ def coverage_extent(session: Session) -> tuple[float, float, float, float] | Non
     return None if row is None or row[0] is None else tuple(row)  # type: ignore[return-value]
 
 
-def grid_workload(conn: Connection, area: str | None, since: datetime) -> dict[str, tuple[int, int]]:
+def grid_workload(
+    conn: Connection, area: str | None, since: datetime
+) -> dict[str, tuple[int, int]]:
     """Per current grid (of ``area`` when given): components in service or awaiting repair,
     and cases reported since ``since``: {code: (components, cases)}."""
     prefix = f"{area or ''}%"
@@ -112,7 +114,10 @@ def grid_workload(conn: Connection, area: str | None, since: datetime) -> dict[s
 
 def busiest_supervisor(conn: Connection) -> str | None:
     """The supervisor whose current grids hold the most unfinished cases."""
-    return conn.execute(text(
-        "SELECT g.supervisor FROM event e JOIN grid g ON g.code = e.grid_code "
-        "WHERE g.valid_to IS NULL AND e.status NOT IN ('closed', 'voided') "
-        "GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")).scalar()
+    return conn.execute(
+        text(
+            "SELECT g.supervisor FROM event e JOIN grid g ON g.code = e.grid_code "
+            "WHERE g.valid_to IS NULL AND e.status NOT IN ('closed', 'voided') "
+            "GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1"
+        )
+    ).scalar()

@@ -77,12 +77,16 @@ def component_identifiers(conn: Connection, identifiers: Collection[str]) -> set
 
 def imported_keys(conn: Connection, layer: str) -> pd.DataFrame:
     """Every key imported from source ``layer``, with its component's identifier and class."""
-    rows = conn.execute(text("""
+    rows = conn.execute(
+        text("""
         SELECT s.source_id, c.identifier, c.class_code
         FROM component_source s JOIN component c ON c.id = s.component_id
-        WHERE s.source_layer = :layer"""), {"layer": layer}).all()
-    return pd.DataFrame([tuple(r) for r in rows], columns=["key", "identifier", "class_code"]
-                        ).set_index("key")
+        WHERE s.source_layer = :layer"""),
+        {"layer": layer},
+    ).all()
+    return pd.DataFrame(
+        [tuple(r) for r in rows], columns=["key", "identifier", "class_code"]
+    ).set_index("key")
 
 
 def _present(conn: Connection, sql: str, values: Collection[str]) -> set[str]:
@@ -99,15 +103,22 @@ OnRows = Callable[[int], object] | None
 
 def write_areas(conn: Connection, frame: gpd.GeoDataFrame, on_rows: OnRows = None) -> int:
     """Insert areas; parents and children may come in the same file."""
-    _stage(conn, "import_area", {"code": "text", "level": "text", "parent_code": "text",
-                                 "name": "text", "name_en": "text"}, frame, on_rows)
+    _stage(
+        conn,
+        "import_area",
+        {"code": "text", "level": "text", "parent_code": "text", "name": "text", "name_en": "text"},
+        frame,
+        on_rows,
+    )
     # The self-referencing foreign key is checked at the end of the statement, so one
     # INSERT can carry a district and its sub-districts; the order only keeps ids tidy.
-    written = conn.execute(text("""
+    written = conn.execute(
+        text("""
         INSERT INTO admin_area (code, level, parent_code, name, name_en, geom)
         SELECT code, level, parent_code, name, name_en, ST_Multi(geom)
         FROM import_area ORDER BY length(code), row_no
-    """)).rowcount
+    """)
+    ).rowcount
     _analyze(conn, "admin_area")
     return written
 
@@ -116,25 +127,40 @@ def write_units(conn: Connection, frame: pd.DataFrame, on_rows: OnRows = None) -
     """Insert responsible units."""
     columns = ("code", "name", "name_en", "kind", "contact", "phone", "area_code")
     _stage(conn, "import_unit", dict.fromkeys(columns, "text"), frame, on_rows, geometry=False)
-    return conn.execute(text(f"""
-        INSERT INTO responsible_unit ({', '.join(columns)})
-        SELECT {', '.join(columns)} FROM import_unit ORDER BY row_no
-    """)).rowcount
+    return conn.execute(
+        text(f"""
+        INSERT INTO responsible_unit ({", ".join(columns)})
+        SELECT {", ".join(columns)} FROM import_unit ORDER BY row_no
+    """)
+    ).rowcount
 
 
 def write_grids(conn: Connection, frame: gpd.GeoDataFrame, on_rows: OnRows = None) -> int:
     """Insert grids as version 1, valid from ``valid_from`` (default now), unit codes resolved."""
-    _stage(conn, "import_grid", {"code": "text", "community_code": "text", "name": "text",
-                                 "unit_code": "text", "supervisor": "text", "valid_from": "text"},
-           frame, on_rows)
-    written = conn.execute(text("""
+    _stage(
+        conn,
+        "import_grid",
+        {
+            "code": "text",
+            "community_code": "text",
+            "name": "text",
+            "unit_code": "text",
+            "supervisor": "text",
+            "valid_from": "text",
+        },
+        frame,
+        on_rows,
+    )
+    written = conn.execute(
+        text("""
         INSERT INTO grid (code, community_code, name, geom, unit_id, supervisor, version,
                           valid_from)
         SELECT t.code, t.community_code, t.name, ST_Multi(t.geom), u.id, t.supervisor, 1,
                COALESCE(CAST(t.valid_from AS timestamptz), now())
         FROM import_grid t LEFT JOIN responsible_unit u ON u.code = t.unit_code
         ORDER BY t.row_no
-    """)).rowcount
+    """)
+    ).rowcount
     _analyze(conn, "grid")
     return written
 
@@ -143,12 +169,24 @@ def write_streets(
     conn: Connection, frame: gpd.GeoDataFrame, on_rows: OnRows = None
 ) -> tuple[int, int, int]:
     """Create or reuse streets by (district, name), append segments: (segments, new, reused)."""
-    _stage(conn, "import_street", {"street_name": "text", "street_name_en": "text",
-                                   "grade": "text", "district_code": "text",
-                                   "source_id": "text"}, frame, on_rows)
+    _stage(
+        conn,
+        "import_street",
+        {
+            "street_name": "text",
+            "street_name_en": "text",
+            "grade": "text",
+            "district_code": "text",
+            "source_id": "text",
+        },
+        frame,
+        on_rows,
+    )
     # One row per street: the first segment that carries a grade/English name gives it.
     # An existing street keeps its values; only empty ones are filled.
-    created = conn.execute(text("""
+    created = (
+        conn.execute(
+            text("""
         INSERT INTO street (name, name_en, grade, district_code)
         SELECT DISTINCT ON (district_code, street_name)
                street_name, street_name_en, grade, district_code
@@ -158,15 +196,21 @@ def write_streets(
             SET grade = COALESCE(street.grade, EXCLUDED.grade),
                 name_en = COALESCE(street.name_en, EXCLUDED.name_en)
         RETURNING xmax = 0
-    """)).scalars().all()
-    segments = conn.execute(text("""
+    """)
+        )
+        .scalars()
+        .all()
+    )
+    segments = conn.execute(
+        text("""
         INSERT INTO street_segment (street_id, source_id, geom)
         SELECT s.id, t.source_id, t.geom
         FROM import_street t
         JOIN street s ON s.name = t.street_name
                      AND s.district_code IS NOT DISTINCT FROM t.district_code
         ORDER BY t.row_no
-    """)).rowcount
+    """)
+    ).rowcount
     _analyze(conn, "street", "street_segment")
     return segments, sum(created), len(created) - sum(created)
 
@@ -200,8 +244,14 @@ INSERT_CHUNK_ROWS = 100_000
 
 
 def write_components(
-    conn: Connection, frame: gpd.GeoDataFrame, scheme: str, on_rows: OnRows = None, *,
-    layer: str = "", actor: str | None = None, street_m: float = 50.0,
+    conn: Connection,
+    frame: gpd.GeoDataFrame,
+    scheme: str,
+    on_rows: OnRows = None,
+    *,
+    layer: str = "",
+    actor: str | None = None,
+    street_m: float = 50.0,
     on_written: OnRows = None,
 ) -> tuple[int, int, int]:
     """Insert components: (written, with grid, with street).
@@ -211,9 +261,15 @@ def write_components(
     are found in SQL (components.PLACE, the same rule).
     """
     placed = "grid_code" in frame.columns
-    columns = {"identifier": "text", "class_code": "text", "owner_unit_code": "text",
-               "maintainer_unit_code": "text", "status": "text", "attributes": "jsonb",
-               "source_key": "text"}
+    columns = {
+        "identifier": "text",
+        "class_code": "text",
+        "owner_unit_code": "text",
+        "maintainer_unit_code": "text",
+        "status": "text",
+        "attributes": "jsonb",
+        "source_key": "text",
+    }
     if placed:
         columns.update(grid_code="text", street_id="integer")
     _stage(conn, "import_component", columns, frame, on_rows)
@@ -223,15 +279,20 @@ def write_components(
     conn.execute(text("SET LOCAL jit = off"))
     sql = INSERT_COMPONENTS.format(
         place_columns="t.grid_code, t.street_id" if placed else "g.code, st.street_id",
-        place="" if placed else PLACE)
+        place="" if placed else PLACE,
+    )
     rows = np.sort(frame["_row"].to_numpy())
-    params = {"scheme": scheme, "layer": layer, "actor": actor, "note": f"source {layer}",
-              **({} if placed else place_params(street_m))}
+    params = {
+        "scheme": scheme,
+        "layer": layer,
+        "actor": actor,
+        "note": f"source {layer}",
+        **({} if placed else place_params(street_m)),
+    }
     totals = np.zeros(3, dtype=np.int64)
     for start in range(0, len(rows), INSERT_CHUNK_ROWS):
-        part = rows[start:start + INSERT_CHUNK_ROWS]
-        got = conn.execute(text(sql), {**params, "lo": int(part[0]),
-                                       "hi": int(part[-1]) + 1}).one()
+        part = rows[start : start + INSERT_CHUNK_ROWS]
+        got = conn.execute(text(sql), {**params, "lo": int(part[0]), "hi": int(part[-1]) + 1}).one()
         totals += np.asarray(got, dtype=np.int64)
         if on_written:
             on_written(int(got[0]))
@@ -248,8 +309,13 @@ def _analyze(conn: Connection, *tables: str) -> None:
 
 
 def _stage(
-    conn: Connection, table: str, columns: dict[str, str], frame: pd.DataFrame,
-    on_rows: OnRows, *, geometry: bool = True,
+    conn: Connection,
+    table: str,
+    columns: dict[str, str],
+    frame: pd.DataFrame,
+    on_rows: OnRows,
+    *,
+    geometry: bool = True,
 ) -> None:
     """COPY ``frame``'s ``columns`` (plus ``_row`` and geometry) into a temporary table."""
     defs = ["row_no integer"] + [f"{c} {t}" for c, t in columns.items()]
@@ -268,7 +334,7 @@ def _stage(
     copy = f"COPY {table} ({', '.join(names)}) FROM STDIN (FORMAT csv)"
     try:
         for start in range(0, len(data), CHUNK_ROWS):
-            chunk = data.iloc[start:start + CHUNK_ROWS]
+            chunk = data.iloc[start : start + CHUNK_ROWS]
             buffer = io.StringIO()
             # Empty strings never reach here (validation turns them into None), so an
             # unquoted empty CSV field is always NULL.
@@ -280,4 +346,3 @@ def _stage(
     finally:
         cursor.close()
     _analyze(conn, table)
-

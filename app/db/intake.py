@@ -67,8 +67,7 @@ class IntakeDatabase:
     """A small asyncpg pool for the intake, opened and closed with the app."""
 
     def __init__(self, url: str, size: int = POOL_SIZE) -> None:
-        self.dsn = make_url(url).set(drivername="postgresql").render_as_string(
-            hide_password=False)
+        self.dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         self.size = size
         self.pool: asyncpg.Pool | None = None
         self._warming: asyncio.Task | None = None
@@ -78,8 +77,12 @@ class IntakeDatabase:
         and open a few connections in the background: the first reports after a restart
         then skip the connection set-up (~30 ms each)."""
         self.pool = await asyncpg.create_pool(
-            self.dsn, min_size=0, max_size=self.size, server_settings=SERVER_SETTINGS,
-            init=_init, reset=_reset,
+            self.dsn,
+            min_size=0,
+            max_size=self.size,
+            server_settings=SERVER_SETTINGS,
+            init=_init,
+            reset=_reset,
         )
         self._warming = asyncio.create_task(self._warm(min(4, self.size)))
 
@@ -124,8 +127,7 @@ class IntakeConnection:
 
     async def rows(self, statement: Statement, values: dict) -> list[dict]:
         try:
-            return [dict(r) for r in await self.conn.fetch(statement.sql,
-                                                           *statement.args(values))]
+            return [dict(r) for r in await self.conn.fetch(statement.sql, *statement.args(values))]
         except CONNECTION_LOST as exc:
             raise OperationalError(statement.sql, None, exc) from exc
         except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:

@@ -44,8 +44,16 @@ COMPONENT_STATUSES = ("in_service", "damaged", "missing", "occupied", "retired")
 TIME_LIMIT_UNITS = ("urgent_hours", "working_hours", "working_days", "calendar_days")
 EVENT_SOURCES = ("supervisor", "hotline", "public_app", "video", "higher_order")
 EVENT_STATUSES = (
-    "reported", "verifying", "filed", "voided", "dispatched", "handling",
-    "handled", "checking", "closed", "shelved",
+    "reported",
+    "verifying",
+    "filed",
+    "voided",
+    "dispatched",
+    "handling",
+    "handled",
+    "checking",
+    "closed",
+    "shelved",
 )
 # The workflow adds verification outcomes and a unit sending a case back.
 WORKFLOW_EVENT_STATUSES = EVENT_STATUSES + ("verified", "invalid", "returned")
@@ -99,7 +107,9 @@ class ResponsibleUnit(Base):
     __table_args__ = (
         CheckConstraint(_in("kind", UNIT_KINDS), name="kind"),
         Index(
-            "uq_responsible_unit_office_area", "area_code", unique=True,
+            "uq_responsible_unit_office_area",
+            "area_code",
+            unique=True,
             postgresql_where=text("kind = 'subdistrict_office'"),
         ),
     )
@@ -124,7 +134,9 @@ class Grid(Base):
         CheckConstraint("left(code, 12) = community_code", name="code_in_community"),
         CheckConstraint("valid_to IS NULL OR valid_to > valid_from", name="valid_range"),
         CheckConstraint("ST_IsValid(geom) AND NOT ST_IsEmpty(geom)", name="geom_valid"),
-        Index("uq_grid_current_code", "code", unique=True, postgresql_where=text("valid_to IS NULL")),
+        Index(
+            "uq_grid_current_code", "code", unique=True, postgresql_where=text("valid_to IS NULL")
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -147,7 +159,10 @@ class Street(Base):
     __table_args__ = (
         CheckConstraint(f"grade IS NULL OR {_in('grade', STREET_GRADES)}", name="grade"),
         UniqueConstraint(
-            "district_code", "name", name="uq_street_district_name", postgresql_nulls_not_distinct=True
+            "district_code",
+            "name",
+            name="uq_street_district_name",
+            postgresql_nulls_not_distinct=True,
         ),
     )
 
@@ -251,11 +266,18 @@ class Event(Base):
             name="fk_event_class",
         ),
         Index(
-            "ix_event_class_open", "scheme", "class_kind", "class_code", "reported_at",
+            "ix_event_class_open",
+            "scheme",
+            "class_kind",
+            "class_code",
+            "reported_at",
             postgresql_where=text("status NOT IN ('closed', 'voided')"),
         ),
         Index(
-            "ix_event_open_geom", "geom", "reported_at", postgresql_using="gist",
+            "ix_event_open_geom",
+            "geom",
+            "reported_at",
+            postgresql_using="gist",
             postgresql_where=text("status NOT IN ('closed', 'voided')"),
         ),
     )
@@ -276,7 +298,9 @@ class Event(Base):
     reporter_contact: Mapped[dict | None] = mapped_column(JSONB)
     service_notice: Mapped[str | None] = mapped_column(Text)
     observed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    reported_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
     grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id"))
     grid_code: Mapped[str | None] = mapped_column(String(15), index=True)
     community_code: Mapped[str | None] = mapped_column(String(12))
@@ -350,10 +374,12 @@ class TimeLimit(Base):
         ForeignKeyConstraint(
             ["scheme", "class_kind", "class_code"],
             ["classification.scheme", "classification.kind", "classification.code"],
-            name="fk_time_limit_class", ondelete="CASCADE",
+            name="fk_time_limit_class",
+            ondelete="CASCADE",
         ),
-        UniqueConstraint("scheme", "class_kind", "class_code", "criterion",
-                         name="uq_time_limit_class_criterion"),
+        UniqueConstraint(
+            "scheme", "class_kind", "class_code", "criterion", name="uq_time_limit_class_criterion"
+        ),
         CheckConstraint("limit_value > 0", name="value"),
         CheckConstraint(_in("limit_unit", TIME_LIMIT_UNITS), name="unit"),
     )
@@ -394,7 +420,8 @@ class WorkCalendarDay(Base):
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     year: Mapped[int] = mapped_column(
-        SmallInteger, ForeignKey("work_calendar.year", ondelete="CASCADE"), index=True)
+        SmallInteger, ForeignKey("work_calendar.year", ondelete="CASCADE"), index=True
+    )
     is_workday: Mapped[bool] = mapped_column(Boolean)
     name: Mapped[str | None] = mapped_column(Text)
 
@@ -404,16 +431,22 @@ class CaseWorkflow(Base):
 
     __tablename__ = "case_workflow"
     __table_args__ = (
-        CheckConstraint(f"limit_unit IS NULL OR {_in('limit_unit', TIME_LIMIT_UNITS)}",
-                        name="limit_unit"),
-        CheckConstraint("pending_request IS NULL OR pending_request IN ('extension', 'shelving')",
-                        name="pending_request"),
+        CheckConstraint(
+            f"limit_unit IS NULL OR {_in('limit_unit', TIME_LIMIT_UNITS)}", name="limit_unit"
+        ),
+        CheckConstraint(
+            "pending_request IS NULL OR pending_request IN ('extension', 'shelving')",
+            name="pending_request",
+        ),
         CheckConstraint("(shelved_at IS NULL) = (resume_status IS NULL)", name="shelved"),
     )
 
     event_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("event.id", ondelete="CASCADE"), primary_key=True,
-        autoincrement=False)
+        BigInteger,
+        ForeignKey("event.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    )
     criterion: Mapped[str | None] = mapped_column(Text)
     limit_value: Mapped[float | None] = mapped_column(Numeric)
     limit_unit: Mapped[str | None] = mapped_column(String(16))
@@ -436,8 +469,16 @@ WEIGHT_KINDS = ("grid_queen", "segment_node", "event_segment")
 Index(
     "ix_event_hotspot",
     Event.reported_at,
-    postgresql_include=["grid_code", "street_id", "scheme", "class_kind", "class_code", "source",
-                        "status", "id"],
+    postgresql_include=[
+        "grid_code",
+        "street_id",
+        "scheme",
+        "class_kind",
+        "class_code",
+        "source",
+        "status",
+        "id",
+    ],
 )
 
 
@@ -453,7 +494,9 @@ class SpatialWeights(Base):
     pairs: Mapped[int] = mapped_column(Integer)
     tolerance_m: Mapped[float] = mapped_column(Float)
     last_event_id: Mapped[int | None] = mapped_column(BigInteger)
-    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    computed_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
 
 
 class GridNeighbour(Base):
@@ -463,10 +506,15 @@ class GridNeighbour(Base):
     __table_args__ = (CheckConstraint("grid_id < neighbour_id", name="ordered"),)
 
     grid_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("grid.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
+        BigInteger, ForeignKey("grid.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
     neighbour_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("grid.id", ondelete="CASCADE"), primary_key=True,
-        autoincrement=False, index=True)
+        BigInteger,
+        ForeignKey("grid.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+        index=True,
+    )
 
 
 class StreetSegmentNeighbour(Base):
@@ -476,11 +524,18 @@ class StreetSegmentNeighbour(Base):
     __table_args__ = (CheckConstraint("segment_id < neighbour_id", name="ordered"),)
 
     segment_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("street_segment.id", ondelete="CASCADE"), primary_key=True,
-        autoincrement=False)
+        BigInteger,
+        ForeignKey("street_segment.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    )
     neighbour_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("street_segment.id", ondelete="CASCADE"), primary_key=True,
-        autoincrement=False, index=True)
+        BigInteger,
+        ForeignKey("street_segment.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+        index=True,
+    )
 
 
 class EventSegment(Base):
@@ -494,7 +549,14 @@ class EventSegment(Base):
 
 
 ROLES = (
-    "supervisor", "acceptor", "shift_leader", "dispatcher", "handler", "planner", "analyst", "admin",
+    "supervisor",
+    "acceptor",
+    "shift_leader",
+    "dispatcher",
+    "handler",
+    "planner",
+    "analyst",
+    "admin",
 )
 
 
@@ -508,7 +570,9 @@ class AppUser(Base):
             "'planner', 'analyst', 'admin']::varchar(16)[]",
             name="roles",
         ),
-        CheckConstraint("NOT ('handler' = ANY (roles)) OR unit_id IS NOT NULL", name="handler_unit"),
+        CheckConstraint(
+            "NOT ('handler' = ANY (roles)) OR unit_id IS NOT NULL", name="handler_unit"
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -527,7 +591,9 @@ class AuditLog(Base):
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
+    at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )
     username: Mapped[str | None] = mapped_column(String(64))
     method: Mapped[str] = mapped_column(String(8))
     path: Mapped[str] = mapped_column(Text)
@@ -538,7 +604,13 @@ class AuditLog(Base):
 # -- Component inventory: sequences, import keys, history (migration 0004) -------------------
 COMPONENT_HISTORY_ACTIONS = ("created", "imported", "updated", "retired", "case")
 COMPONENT_HISTORY_FIELDS = (
-    "status", "owner_unit", "maintainer_unit", "geometry", "grid_code", "street_id", "attributes",
+    "status",
+    "owner_unit",
+    "maintainer_unit",
+    "geometry",
+    "grid_code",
+    "street_id",
+    "attributes",
 )
 
 
@@ -565,8 +637,11 @@ class ComponentSource(Base):
     source_layer: Mapped[str] = mapped_column(Text, primary_key=True)
     source_id: Mapped[str] = mapped_column(Text, primary_key=True)
     component_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("component.id", ondelete="CASCADE"), index=True)
-    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+        BigInteger, ForeignKey("component.id", ondelete="CASCADE"), index=True
+    )
+    imported_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
 
 
 class ComponentHistory(Base):
@@ -580,7 +655,8 @@ class ComponentHistory(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     component_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("component.id", ondelete="CASCADE"), index=True)
+        BigInteger, ForeignKey("component.id", ondelete="CASCADE"), index=True
+    )
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     actor: Mapped[str | None] = mapped_column(Text)
     action: Mapped[str] = mapped_column(String(16))
@@ -588,7 +664,8 @@ class ComponentHistory(Base):
     old_value: Mapped[str | None] = mapped_column(Text)
     new_value: Mapped[str | None] = mapped_column(Text)
     event_id: Mapped[int | None] = mapped_column(
-        BigInteger, ForeignKey("event.id", ondelete="SET NULL"), index=True)
+        BigInteger, ForeignKey("event.id", ondelete="SET NULL"), index=True
+    )
     note: Mapped[str | None] = mapped_column(Text)
 
 
@@ -623,9 +700,7 @@ class GridCodeRetired(Base):
     """A grid code that no longer names a grid; never given to a new grid."""
 
     __tablename__ = "grid_code_retired"
-    __table_args__ = (
-        CheckConstraint("left(code, 12) = community_code", name="code_in_community"),
-    )
+    __table_args__ = (CheckConstraint("left(code, 12) = community_code", name="code_in_community"),)
 
     code: Mapped[str] = mapped_column(String(15), primary_key=True)
     community_code: Mapped[str] = mapped_column(ForeignKey("admin_area.code"), index=True)
@@ -652,7 +727,8 @@ class GridCoverage(Base):
     __tablename__ = "grid_coverage"
 
     community_code: Mapped[str] = mapped_column(
-        ForeignKey("admin_area.code", ondelete="CASCADE"), primary_key=True)
+        ForeignKey("admin_area.code", ondelete="CASCADE"), primary_key=True
+    )
     complete_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     uncovered_m2: Mapped[float] = mapped_column(Float)
     checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -55,7 +55,9 @@ def update_user(conn: Connection, username: str, changes: dict) -> bool:
 
 def unit_exists(conn: Connection, code: str) -> bool:
     return bool(
-        conn.execute(text("SELECT EXISTS (SELECT 1 FROM responsible_unit WHERE code = :c)"), {"c": code}).scalar()
+        conn.execute(
+            text("SELECT EXISTS (SELECT 1 FROM responsible_unit WHERE code = :c)"), {"c": code}
+        ).scalar()
     )
 
 

@@ -40,8 +40,9 @@ class AuditTrail:
         self._stop = asyncio.Event()
         self._writer = asyncio.create_task(self._run(), name="audit-trail")
 
-    def record(self, username: str | None, method: str, path: str, status: int,
-               client: str | None) -> None:
+    def record(
+        self, username: str | None, method: str, path: str, status: int, client: str | None
+    ) -> None:
         """Keep one row for the next batch; never waits and never touches the database."""
         self._pending.append((datetime.now(UTC), username, method, path, status, client))
         if len(self._pending) > MAX_PENDING:  # the database is gone for long: keep the newest

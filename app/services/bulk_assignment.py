@@ -3,7 +3,6 @@ point (grid version, street, component, dispatch rule, grid unit, office, duplic
 computed in memory with the grid index, STRtrees and one read of each layer. The decision
 itself is the API's :func:`app.services.assignment.decide`; tests keep both paths equal."""
 
-
 from __future__ import annotations
 
 from datetime import timedelta
@@ -106,7 +105,9 @@ def gather_bulk_facts(
     kinds, codes = rows["class_kind"].to_numpy(), rows["class_code"].to_numpy()
     # Plain lists per column: row-wise pandas access costs ~50 µs a call, a list index ~50 ns.
     grid = {c: versions[c].tolist() for c in ("id", "code", "version", "unit_id", "community_code")}
-    seg = {c: segments[c].tolist() for c in ("segment_id", "street_id", "street_name", "street_grade")}
+    seg = {
+        c: segments[c].tolist() for c in ("segment_id", "street_id", "street_name", "street_grade")
+    }
     for i in range(n):
         p = int(grid_pos[i])
         if p < 0:
@@ -251,7 +252,9 @@ def _duplicates(
     out: dict[int, list[dict]] = {}
     # Group once: comparing string columns per class costs more than the spatial work.
     groups = rows.groupby(["class_kind", "class_code"], sort=False).indices
-    old_groups = existing.groupby(["class_kind", "class_code"], sort=False).indices if len(existing) else {}
+    old_groups = (
+        existing.groupby(["class_kind", "class_code"], sort=False).indices if len(existing) else {}
+    )
     row_lon, row_lat = rows["lon"].to_numpy(), rows["lat"].to_numpy()
     row_times = rows["reported_at"].to_numpy(dtype="datetime64[ns]")
     for key, mine in groups.items():

@@ -41,7 +41,9 @@ def build_calendar(settings: Settings, years: Iterable[dict], days: Iterable[dic
         tz=ZoneInfo(settings.timezone),
         periods=parse_periods(settings.calendar_work_periods),
         exceptions={d["day"]: d["is_workday"] for d in days},
-        year_periods={y["year"]: parse_periods(y["work_periods"]) for y in years if y["work_periods"]},
+        year_periods={
+            y["year"]: parse_periods(y["work_periods"]) for y in years if y["work_periods"]
+        },
     )
 
 
@@ -62,12 +64,20 @@ def read_year(engine: Engine, settings: Settings, year: int) -> dict:
         day = date.fromordinal(day.toordinal() + 1)
     periods = stored["work_periods"] if stored and stored["work_periods"] else None
     out = {
-        "year": year, "defined": stored is not None,
+        "year": year,
+        "defined": stored is not None,
         "work_periods": periods or settings.calendar_work_periods,
-        "work_periods_default": periods is None, "source": stored["source"] if stored else None,
+        "work_periods_default": periods is None,
+        "source": stored["source"] if stored else None,
         "working_days": n_work,
-        "days": [{"date": d["day"].isoformat(), "kind": "workday" if d["is_workday"] else "holiday",
-                  "name": d["name"]} for d in days],
+        "days": [
+            {
+                "date": d["day"].isoformat(),
+                "kind": "workday" if d["is_workday"] else "holiday",
+                "name": d["name"],
+            }
+            for d in days
+        ],
     }
     if stored is None:
         out["warning"] = f"{year} 年未录入工作日历：按周一至周五计工作日，未计法定节假日和调休"
@@ -75,8 +85,9 @@ def read_year(engine: Engine, settings: Settings, year: int) -> dict:
     return out
 
 
-def replace_year(engine: Engine, year: int, work_periods: str | None, source: str | None,
-                 days: list[dict]) -> int:
+def replace_year(
+    engine: Engine, year: int, work_periods: str | None, source: str | None, days: list[dict]
+) -> int:
     """Store one year's calendar (its days replaced); 422 for malformed input."""
     rows = _checked_days(year, days)
     periods = _checked_periods(work_periods)
@@ -123,18 +134,24 @@ def read_calendar_file(path: Path) -> dict[int, list[dict]]:
         reader = csv.DictReader(f)
         missing = {"date", "kind"} - set(reader.fieldnames or [])
         if missing:
-            raise ImportRejected(problems=[RowProblem(None, f"missing column(s) {sorted(missing)}")],
-                                 source=str(path))
+            raise ImportRejected(
+                problems=[RowProblem(None, f"missing column(s) {sorted(missing)}")],
+                source=str(path),
+            )
         for row in reader:
             year = int(str(row["date"])[:4]) if str(row["date"])[:4].isdigit() else 0
             by_year.setdefault(year, []).append(row)
     return by_year
 
 
-def load_calendar_file(engine: Engine, path: Path, work_periods: str | None = None) -> dict[int, int]:
+def load_calendar_file(
+    engine: Engine, path: Path, work_periods: str | None = None
+) -> dict[int, int]:
     """Replace every year the file lists; returns days per year."""
-    return {year: replace_year(engine, year, work_periods, path.name, rows)
-            for year, rows in sorted(read_calendar_file(path).items())}
+    return {
+        year: replace_year(engine, year, work_periods, path.name, rows)
+        for year, rows in sorted(read_calendar_file(path).items())
+    }
 
 
 def load_bundled_calendars(engine: Engine, overwrite: bool = False) -> dict[int, int]:
@@ -149,8 +166,9 @@ def load_bundled_calendars(engine: Engine, overwrite: bool = False) -> dict[int,
     return loaded
 
 
-def compute_deadline(engine: Engine, settings: Settings, start: datetime, value: float,
-                     unit: str) -> dict:
+def compute_deadline(
+    engine: Engine, settings: Settings, start: datetime, value: float, unit: str
+) -> dict:
     """Where a limit starting at ``start`` runs out, on the stored calendar."""
     limit = _limit(value, unit)
     with engine.connect() as conn:
@@ -158,9 +176,12 @@ def compute_deadline(engine: Engine, settings: Settings, start: datetime, value:
     if start.tzinfo is None:
         start = start.replace(tzinfo=cal.tz)
     end = cal.deadline(start, limit)
-    return {"start": start.astimezone(cal.tz).isoformat(), "deadline": end.isoformat(),
-            "limit": {"value": limit.value, "unit": limit.unit, "text": limit.describe()},
-            "clock_seconds": (end - start).total_seconds()}
+    return {
+        "start": start.astimezone(cal.tz).isoformat(),
+        "deadline": end.isoformat(),
+        "limit": {"value": limit.value, "unit": limit.unit, "text": limit.describe()},
+        "clock_seconds": (end - start).total_seconds(),
+    }
 
 
 # -- time limits ----------------------------------------------------------------------------
@@ -173,8 +194,9 @@ def _limit(value: float, unit: str) -> TimeLimit:
         raise InvalidInputError(f"时限无效：{exc}", f"invalid time limit: {exc}") from exc
 
 
-def resolve_limit(conn: Connection, settings: Settings, kind: str, code: str,
-                  criterion: str | None) -> tuple[TimeLimit, str]:
+def resolve_limit(
+    conn: Connection, settings: Settings, kind: str, code: str, criterion: str | None
+) -> tuple[TimeLimit, str]:
     """The limit for a class under a filing criterion, and where it came from."""
     rows = {r["criterion"]: r for r in repo.class_limits(conn, settings.class_scheme, kind, code)}
     for key, origin in ((criterion or "", "criterion"), ("", "class")):
@@ -186,41 +208,76 @@ def resolve_limit(conn: Connection, settings: Settings, kind: str, code: str,
     return TimeLimit(settings.default_time_limit_hours, "urgent_hours"), "default"
 
 
-def check_criterion(conn: Connection, settings: Settings, kind: str, code: str,
-                    criterion: str | None) -> None:
+def check_criterion(
+    conn: Connection, settings: Settings, kind: str, code: str, criterion: str | None
+) -> None:
     """422 when ``criterion`` is not one the class has a time limit for."""
     if not criterion:
         return
-    known = [r["criterion"] for r in repo.class_limits(conn, settings.class_scheme, kind, code)
-             if r["criterion"]]
+    known = [
+        r["criterion"]
+        for r in repo.class_limits(conn, settings.class_scheme, kind, code)
+        if r["criterion"]
+    ]
     if criterion not in known:
         raise InvalidInputError(
             f"分类 {kind} {code} 没有立案条件“{criterion}”；可选：{'、'.join(known) or '无'}",
             f"class {kind} {code} has no filing criterion {criterion!r}; "
-            f"known: {', '.join(known) or 'none'}", criteria=known)
+            f"known: {', '.join(known) or 'none'}",
+            criteria=known,
+        )
 
 
-def list_time_limits(engine: Engine, settings: Settings, kind: str | None,
-                     code: str | None) -> list[dict]:
+def list_time_limits(
+    engine: Engine, settings: Settings, kind: str | None, code: str | None
+) -> list[dict]:
     """Stored limits of the deployment's scheme, optionally of one kind or class."""
     with engine.connect() as conn:
         rows = repo.all_limits(conn, settings.class_scheme, kind, code)
     return [{**r, "limit_value": float(r["limit_value"])} for r in rows]
 
 
-def set_time_limit(engine: Engine, settings: Settings, kind: str, code: str, criterion: str,
-                   value: float, unit: str, note: str | None) -> dict:
+def set_time_limit(
+    engine: Engine,
+    settings: Settings,
+    kind: str,
+    code: str,
+    criterion: str,
+    value: float,
+    unit: str,
+    note: str | None,
+) -> dict:
     """Create or change one limit (class + criterion); 422 for an unknown class or unit."""
     _limit(value, unit)
     with engine.begin() as conn:
         if (kind, code) not in repo.existing_class_keys(conn, settings.class_scheme):
-            raise InvalidInputError(f"分类方案 {settings.class_scheme} 中没有 {kind} {code}",
-                                    f"no class {kind} {code} in scheme {settings.class_scheme}")
-        repo.upsert_time_limits(conn, [{
-            "scheme": settings.class_scheme, "class_kind": kind, "class_code": code,
-            "criterion": criterion, "limit_value": value, "limit_unit": unit, "note": note}], True)
-    return {"class_kind": kind, "class_code": code, "criterion": criterion,
-            "limit_value": float(value), "limit_unit": unit, "note": note}
+            raise InvalidInputError(
+                f"分类方案 {settings.class_scheme} 中没有 {kind} {code}",
+                f"no class {kind} {code} in scheme {settings.class_scheme}",
+            )
+        repo.upsert_time_limits(
+            conn,
+            [
+                {
+                    "scheme": settings.class_scheme,
+                    "class_kind": kind,
+                    "class_code": code,
+                    "criterion": criterion,
+                    "limit_value": value,
+                    "limit_unit": unit,
+                    "note": note,
+                }
+            ],
+            True,
+        )
+    return {
+        "class_kind": kind,
+        "class_code": code,
+        "criterion": criterion,
+        "limit_value": float(value),
+        "limit_unit": unit,
+        "note": note,
+    }
 
 
 def read_time_limit_file(path: Path, scheme: str) -> list[dict]:
@@ -237,17 +294,25 @@ def read_time_limit_file(path: Path, scheme: str) -> list[dict]:
             if unit not in UNITS or value <= 0:
                 problems.append(RowProblem(i, f"bad limit {value} {unit!r}", "limit_unit"))
                 continue
-            rows.append({"scheme": scheme, "class_kind": rec["kind"].strip(),
-                         "class_code": rec["class_code"].strip(),
-                         "criterion": (rec.get("criterion") or "").strip(), "limit_value": value,
-                         "limit_unit": unit, "note": (rec.get("note") or "").strip() or None})
+            rows.append(
+                {
+                    "scheme": scheme,
+                    "class_kind": rec["kind"].strip(),
+                    "class_code": rec["class_code"].strip(),
+                    "criterion": (rec.get("criterion") or "").strip(),
+                    "limit_value": value,
+                    "limit_unit": unit,
+                    "note": (rec.get("note") or "").strip() or None,
+                }
+            )
     if problems:
         raise ImportRejected(problems=problems, source=str(path))
     return rows
 
 
-def load_time_limits(engine: Engine, settings: Settings, path: Path | None = None,
-                     overwrite: bool = False) -> int:
+def load_time_limits(
+    engine: Engine, settings: Settings, path: Path | None = None, overwrite: bool = False
+) -> int:
     """Load a limits file (default: the bundled one of the deployment's scheme)."""
     path = path or LIMITS_DIR / f"time_limits_{settings.class_scheme}.csv"
     if not path.exists():
@@ -255,8 +320,11 @@ def load_time_limits(engine: Engine, settings: Settings, path: Path | None = Non
     rows = read_time_limit_file(path, settings.class_scheme)
     with engine.begin() as conn:
         known = repo.existing_class_keys(conn, settings.class_scheme)
-        unknown = [RowProblem(i, f"unknown class {r['class_kind']} {r['class_code']}", "class_code")
-                   for i, r in enumerate(rows, start=1) if (r["class_kind"], r["class_code"]) not in known]
+        unknown = [
+            RowProblem(i, f"unknown class {r['class_kind']} {r['class_code']}", "class_code")
+            for i, r in enumerate(rows, start=1)
+            if (r["class_kind"], r["class_code"]) not in known
+        ]
         if unknown:
             raise ImportRejected(problems=unknown, source=str(path))
         return repo.upsert_time_limits(conn, rows, overwrite)

@@ -27,7 +27,9 @@ def get_street(session: Session, street_id: int) -> dict:
 def get_unit(session: Session, code: str) -> dict:
     row = repo.get_unit(session, code)
     if row is None:
-        raise NotFoundError(f"没有编码为 {code} 的责任单位", f"no responsible unit with code {code}")
+        raise NotFoundError(
+            f"没有编码为 {code} 的责任单位", f"no responsible unit with code {code}"
+        )
     return row
 
 

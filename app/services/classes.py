@@ -43,15 +43,24 @@ def read_standard_table(scheme: str, path: Path | None = None) -> list[dict]:
             geometry_type = None
             if rec["kind"] == "component":
                 geometry_type = (
-                    "LineString" if code in LINE_CLASSES[scheme]
-                    else "Polygon" if code in AREA_CLASSES[scheme] else "Point"
+                    "LineString"
+                    if code in LINE_CLASSES[scheme]
+                    else "Polygon"
+                    if code in AREA_CLASSES[scheme]
+                    else "Point"
                 )
             rows.append(
                 {
-                    "scheme": scheme, "kind": rec["kind"].strip(), "code": code,
-                    "major_code": rec["major_code"].strip(), "major_name": rec["major_name_zh"].strip(),
-                    "name": rec["minor_name_zh"].strip(), "name_en": rec["name_en"].strip() or None,
-                    "geometry_type": geometry_type, "is_custom": False, "source": rec["source"].strip(),
+                    "scheme": scheme,
+                    "kind": rec["kind"].strip(),
+                    "code": code,
+                    "major_code": rec["major_code"].strip(),
+                    "major_name": rec["major_name_zh"].strip(),
+                    "name": rec["minor_name_zh"].strip(),
+                    "name_en": rec["name_en"].strip() or None,
+                    "geometry_type": geometry_type,
+                    "is_custom": False,
+                    "source": rec["source"].strip(),
                 }
             )
     return rows
@@ -71,18 +80,29 @@ def load_standard_classes(engine: Engine) -> dict[str, int]:
 CLASS_DIGITS = {"2013": 4, "2026": 5}
 KINDS = ("component", "event")
 # What a class expects a component to be drawn as; the API also speaks point/line/polygon.
-GEOMETRY_TYPES = {"point": "Point", "line": "LineString", "linestring": "LineString",
-                  "polygon": "Polygon", "area": "Polygon"}
+GEOMETRY_TYPES = {
+    "point": "Point",
+    "line": "LineString",
+    "linestring": "LineString",
+    "polygon": "Polygon",
+    "area": "Polygon",
+}
 GEOMETRY_NAMES = {"Point": "point", "LineString": "line", "Polygon": "polygon"}
 # CSV headers of the standard tables are accepted as well as the API's field names.
-CSV_ALIASES = {"minor_code": "code", "minor_name_zh": "name", "major_name_zh": "major_name",
-               "name_zh": "name"}
-FIELDS = ("kind", "code", "major_code", "major_name", "name", "name_en", "geometry_type",
-          "source")
+CSV_ALIASES = {
+    "minor_code": "code",
+    "minor_name_zh": "name",
+    "major_name_zh": "major_name",
+    "name_zh": "name",
+}
+FIELDS = ("kind", "code", "major_code", "major_name", "name", "name_en", "geometry_type", "source")
 
 
 def list_classes(
-    engine: Engine, scheme: str, kind: str | None = None, custom: bool | None = None,
+    engine: Engine,
+    scheme: str,
+    kind: str | None = None,
+    custom: bool | None = None,
     major: str | None = None,
 ) -> list[dict]:
     """Classes of ``scheme`` with ``geometry`` (point/line/polygon) for component classes."""
@@ -100,7 +120,9 @@ def get_class(engine: Engine, scheme: str, code: str, kind: str | None = None) -
     """One class by code (both kinds may share a code: ``kind`` picks one)."""
     rows = [r for r in list_classes(engine, scheme, kind) if r["code"] == code]
     if not rows:
-        raise NotFoundError(f"{scheme} 分类中没有代码 {code}", f"no class {code} in the {scheme} scheme")
+        raise NotFoundError(
+            f"{scheme} 分类中没有代码 {code}", f"no class {code} in the {scheme} scheme"
+        )
     if len(rows) > 1:
         raise InvalidInputError(
             f"代码 {code} 既是部件分类也是事件分类，请指定 kind",
@@ -133,15 +155,19 @@ def import_classes(engine: Engine, scheme: str, path: Path) -> dict[str, int]:
         table = read_table(Path(path))
     except SourceError as exc:
         raise ImportRejected([RowProblem(None, str(exc))], source=Path(path).name) from exc
-    table = table.rename(columns=lambda c: CSV_ALIASES.get(str(c).strip().lower(),
-                                                           str(c).strip().lower()))
-    records = [{k: (v.strip() or None) if isinstance(v, str) else v for k, v in rec.items()}
-               for rec in table.to_dict("records")]
+    table = table.rename(
+        columns=lambda c: CSV_ALIASES.get(str(c).strip().lower(), str(c).strip().lower())
+    )
+    records = [
+        {k: (v.strip() or None) if isinstance(v, str) else v for k, v in rec.items()}
+        for rec in table.to_dict("records")
+    ]
     with engine.begin() as conn:
         rows, problems, skipped = check_classes(records, scheme, _stored(conn, scheme))
         if problems or not records:
-            raise ImportRejected(problems or [RowProblem(None, "the file has no data rows")],
-                                 source=Path(path).name)
+            raise ImportRejected(
+                problems or [RowProblem(None, "the file has no data rows")], source=Path(path).name
+            )
         repo.upsert_classes(conn, rows)
     return {"written": len(rows), "unchanged": skipped}
 
@@ -161,48 +187,65 @@ def check_classes(
     skipped = 0
     seen: set[tuple[str, str]] = set()
     for row_no, rec in enumerate(records, start=1):
+
         def bad(reason: str, column: str | None = None, _row: int = row_no) -> None:
             problems.append(RowProblem(_row, reason, column))
 
-        rec = {f: (str(rec[f]).strip() or None) if rec.get(f) is not None else None
-               for f in FIELDS}
+        rec = {f: (str(rec[f]).strip() or None) if rec.get(f) is not None else None for f in FIELDS}
         kind, code = rec["kind"] or "component", rec["code"]
         if kind not in KINDS:
             bad(f"kind {kind!r} is not one of {', '.join(KINDS)}", "kind")
             continue
         if not code or not re.fullmatch(rf"\d{{{digits}}}", code):
-            bad(f"code {code!r} must be {digits} digits in the {scheme} scheme "
-                f"(major 2 + minor {digits - 2})", "code")
+            bad(
+                f"code {code!r} must be {digits} digits in the {scheme} scheme "
+                f"(major 2 + minor {digits - 2})",
+                "code",
+            )
             continue
         major = code[:2]
         if rec["major_code"] and rec["major_code"] != major:
-            bad(f"major_code {rec['major_code']!r} differs from the first two digits of {code}",
-                "major_code")
+            bad(
+                f"major_code {rec['major_code']!r} differs from the first two digits of {code}",
+                "major_code",
+            )
         if not rec["name"]:
             bad("name (Chinese name) is required", "name")
         known_major = majors.get((kind, major))
         if known_major is None and not rec["major_name"]:
-            bad(f"major {major} does not exist for {kind} classes: give major_name to create it",
-                "major_name")
+            bad(
+                f"major {major} does not exist for {kind} classes: give major_name to create it",
+                "major_name",
+            )
         elif known_major is not None and rec["major_name"] and rec["major_name"] != known_major:
             bad(f"major {major} is {known_major!r}, not {rec['major_name']!r}", "major_name")
         geometry = _geometry_type(kind, rec["geometry_type"], bad)
         if (kind, code) in seen:
             bad(f"duplicate class {kind} {code} in the file", "code")
         seen.add((kind, code))
-        row = {"scheme": scheme, "kind": kind, "code": code, "major_code": major,
-               "major_name": rec["major_name"] or known_major, "name": rec["name"],
-               "name_en": rec["name_en"], "geometry_type": geometry, "is_custom": True,
-               "source": rec["source"] or "local"}
+        row = {
+            "scheme": scheme,
+            "kind": kind,
+            "code": code,
+            "major_code": major,
+            "major_name": rec["major_name"] or known_major,
+            "name": rec["name"],
+            "name_en": rec["name_en"],
+            "geometry_type": geometry,
+            "is_custom": True,
+            "source": rec["source"] or "local",
+        }
         old = stored.get((kind, code))
         if old is not None:
-            same = all(old[k] == row[k] for k in ("major_name", "name", "name_en",
-                                                  "geometry_type"))
+            same = all(old[k] == row[k] for k in ("major_name", "name", "name_en", "geometry_type"))
             if same:
                 skipped += 1
             else:
-                bad(f"{kind} class {code} already exists as {old['name']!r} "
-                    f"({'custom' if old['is_custom'] else 'standard'})", "code")
+                bad(
+                    f"{kind} class {code} already exists as {old['name']!r} "
+                    f"({'custom' if old['is_custom'] else 'standard'})",
+                    "code",
+                )
             continue
         majors.setdefault((kind, major), row["major_name"])
         out.append(row)

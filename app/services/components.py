@@ -461,5 +461,3 @@ def _str(value: Any) -> str | None:
 
 def _js(value: dict) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
-
-

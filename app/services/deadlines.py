@@ -24,8 +24,12 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 UNITS = ("urgent_hours", "working_hours", "working_days", "calendar_days")
-UNIT_NAMES = {"urgent_hours": ("紧急工时", "urgent hours"), "working_hours": ("工作时", "working hours"),
-              "working_days": ("工作日", "working days"), "calendar_days": ("自然日", "calendar days")}
+UNIT_NAMES = {
+    "urgent_hours": ("紧急工时", "urgent hours"),
+    "working_hours": ("工作时", "working hours"),
+    "working_days": ("工作日", "working days"),
+    "calendar_days": ("自然日", "calendar days"),
+}
 CLOCK_SECONDS = {"urgent_hours": 3600.0, "calendar_days": 86400.0}
 DEFAULT_PERIODS_TEXT = "09:00-12:00,13:30-17:30"
 # A calendar without working time would make the search for a deadline run forever.
@@ -103,10 +107,14 @@ class Progress:
 
     def as_dict(self) -> dict:
         """The progress as JSON-ready numbers (seconds rounded, percent to 0.1)."""
-        return {"limit_seconds": round(self.limit_seconds), "used_seconds": round(self.used_seconds),
-                "remaining_seconds": round(self.remaining_seconds),
-                "used_percent": round(100 * self.used_share, 1), "overdue": self.overdue,
-                "light": self.light}
+        return {
+            "limit_seconds": round(self.limit_seconds),
+            "used_seconds": round(self.used_seconds),
+            "remaining_seconds": round(self.remaining_seconds),
+            "used_percent": round(100 * self.used_share, 1),
+            "overdue": self.overdue,
+            "light": self.light,
+        }
 
 
 @dataclass(frozen=True)
@@ -185,8 +193,14 @@ class WorkCalendar:
             day += timedelta(days=1)
         return total
 
-    def progress(self, deadline: datetime, limit_seconds: float, working: bool, now: datetime,
-                 yellow_share: float = 0.8) -> Progress:
+    def progress(
+        self,
+        deadline: datetime,
+        limit_seconds: float,
+        working: bool,
+        now: datetime,
+        yellow_share: float = 0.8,
+    ) -> Progress:
         """Time used of a ``limit_seconds`` budget ending at ``deadline``, seen at ``now``."""
         remaining = self.between(now, deadline, working)
         used = limit_seconds - remaining

@@ -63,7 +63,9 @@ def load_demo(
         )
         counts[layer] = report.rows_written
     now = now or datetime.now(UTC)
-    period_end = pd.Timestamp(district.metadata["period"]["end"], tz=settings.timezone) + pd.Timedelta(days=1)
+    period_end = pd.Timestamp(
+        district.metadata["period"]["end"], tz=settings.timezone
+    ) + pd.Timedelta(days=1)
     shift = pd.Timedelta(weeks=max(0, (now - period_end).days // 7))
     report = import_event_frame(
         engine,

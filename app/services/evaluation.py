@@ -32,12 +32,20 @@ from app.settings import Settings
 
 LEVELS = ("area", "unit", "post")
 POSTS = ("supervisor", "acceptor", "shift_leader", "dispatcher")
-AREA_ONLY = {"reported", "public_reported", "valid", "filed", "valid_report_rate",
-             "public_report_rate"}
+AREA_ONLY = {
+    "reported",
+    "public_reported",
+    "valid",
+    "filed",
+    "valid_report_rate",
+    "public_report_rate",
+}
 # The actions by which command-centre posts are judged (decisions on requests have no due time).
-POST_ACTIONS = {"acceptor": ["request_verification", "request_check"],
-                "shift_leader": ["file", "void", "close", "rework"],
-                "dispatcher": ["dispatch"]}
+POST_ACTIONS = {
+    "acceptor": ["request_verification", "request_check"],
+    "shift_leader": ["file", "void", "close", "rework"],
+    "dispatcher": ["dispatch"],
+}
 
 
 def _ratio(num: int, den: int) -> float | None:
@@ -47,20 +55,27 @@ def _ratio(num: int, den: int) -> float | None:
 def _rates(c: dict, level: str) -> dict:
     """Rates from counts; None where the denominator is zero."""
     if level == "supervisor":
-        return {"valid_report_rate": _ratio(c["valid"], c["reported"]),
-                "missed_rate": _ratio(c["missed"], c["valid"] + c["missed"]),
-                "on_time_verification_rate": _ratio(c["verified_on_time"], c["to_verify"]),
-                "on_time_check_rate": _ratio(c["checked_on_time"], c["to_check"])}
+        return {
+            "valid_report_rate": _ratio(c["valid"], c["reported"]),
+            "missed_rate": _ratio(c["missed"], c["valid"] + c["missed"]),
+            "on_time_verification_rate": _ratio(c["verified_on_time"], c["to_verify"]),
+            "on_time_check_rate": _ratio(c["checked_on_time"], c["to_check"]),
+        }
     if level in POST_ACTIONS:
-        return {"on_time_rate": _ratio(c["on_time"], c["actions"]),
-                "wrong_dispatch_rate": _ratio(c["returned"], c["actions"])
-                if level == "dispatcher" else None}
-    return {"valid_report_rate": _ratio(c["valid"], c["reported"]),
-            "public_report_rate": _ratio(c["public_reported"], c["reported"]),
-            "closing_rate": _ratio(c["closed"], c["to_close"]),
-            "on_time_closing_rate": _ratio(c["closed_on_time"], c["to_close"]),
-            "on_time_handling_rate": _ratio(c["handled_on_time"], c["to_handle"]),
-            "rework_rate": _ratio(c["rework"], c["handled"])}
+        return {
+            "on_time_rate": _ratio(c["on_time"], c["actions"]),
+            "wrong_dispatch_rate": _ratio(c["returned"], c["actions"])
+            if level == "dispatcher"
+            else None,
+        }
+    return {
+        "valid_report_rate": _ratio(c["valid"], c["reported"]),
+        "public_report_rate": _ratio(c["public_reported"], c["reported"]),
+        "closing_rate": _ratio(c["closed"], c["to_close"]),
+        "on_time_closing_rate": _ratio(c["closed_on_time"], c["to_close"]),
+        "on_time_handling_rate": _ratio(c["handled_on_time"], c["to_handle"]),
+        "rework_rate": _ratio(c["rework"], c["handled"]),
+    }
 
 
 def count_score(n: int, settings: Settings) -> float:
@@ -117,14 +132,22 @@ def score_row(counts: dict, level: str, settings: Settings) -> dict:
     weights = settings.evaluation_weights[level]
     unknown = set(weights) - set(SCORES)
     if unknown:
-        raise InvalidInputError(f"评价权重中有未知指标：{sorted(unknown)}",
-                                f"unknown indicators in evaluation weights: {sorted(unknown)}")
+        raise InvalidInputError(
+            f"评价权重中有未知指标：{sorted(unknown)}",
+            f"unknown indicators in evaluation weights: {sorted(unknown)}",
+        )
     scores = {name: SCORES[name](c, rates, settings) for name in weights}
     used = {k: w for k, w in weights.items() if scores[k] is not None and w}
-    composite = (round(sum(scores[k] * w for k, w in used.items()) / sum(used.values()), 2)
-                 if used else None)
-    return {**c, **rates, **{f"score_{k}": None if v is None else round(v, 2) for k, v in scores.items()},
-            "composite": composite, "grade": grade(composite, settings)}
+    composite = (
+        round(sum(scores[k] * w for k, w in used.items()) / sum(used.values()), 2) if used else None
+    )
+    return {
+        **c,
+        **rates,
+        **{f"score_{k}": None if v is None else round(v, 2) for k, v in scores.items()},
+        "composite": composite,
+        "grade": grade(composite, settings),
+    }
 
 
 def period(start: date | datetime, end: date | datetime, tz: str) -> tuple[datetime, datetime]:
@@ -143,15 +166,25 @@ def period(start: date | datetime, end: date | datetime, tz: str) -> tuple[datet
     return lo, hi
 
 
-def evaluate(engine: Engine, settings: Settings, level: str, start: date | datetime,
-             end: date | datetime, *, area_level: str = "subdistrict", post: str = "supervisor",
-             within: str | None = None) -> dict:
+def evaluate(
+    engine: Engine,
+    settings: Settings,
+    level: str,
+    start: date | datetime,
+    end: date | datetime,
+    *,
+    area_level: str = "subdistrict",
+    post: str = "supervisor",
+    within: str | None = None,
+) -> dict:
     """Indicators, composite scores and grades for every area, unit or post of a period."""
     if level not in LEVELS:
         raise InvalidInputError(f"level 须为 {'/'.join(LEVELS)}", f"level must be one of {LEVELS}")
     if level == "area" and area_level not in repo.AREA_COLUMNS:
-        raise InvalidInputError("area_level 须为 district/subdistrict/community/grid",
-                                f"area_level must be one of {tuple(repo.AREA_COLUMNS)}")
+        raise InvalidInputError(
+            "area_level 须为 district/subdistrict/community/grid",
+            f"area_level must be one of {tuple(repo.AREA_COLUMNS)}",
+        )
     if level == "post" and post not in POSTS:
         raise InvalidInputError(f"post 须为 {'/'.join(POSTS)}", f"post must be one of {POSTS}")
     lo, hi = period(start, end, settings.timezone)
@@ -173,9 +206,15 @@ def evaluate(engine: Engine, settings: Settings, level: str, start: date | datet
             # Reports and filing belong to areas and posts: a unit only receives dispatches.
             row = {k: v for k, v in row.items() if k not in AREA_ONLY}
         rows.append({"key": code, "name": name, **row})
-    return {"level": level, "area_level": area_level if level == "area" else None,
-            "post": post if level == "post" else None, "from": lo.isoformat(), "to": hi.isoformat(),
-            "weights": settings.evaluation_weights[kind], "rows": rows}
+    return {
+        "level": level,
+        "area_level": area_level if level == "area" else None,
+        "post": post if level == "post" else None,
+        "from": lo.isoformat(),
+        "to": hi.isoformat(),
+        "weights": settings.evaluation_weights[kind],
+        "rows": rows,
+    }
 
 
 def _names(conn, level: str) -> dict[str, tuple[str, str]]:
@@ -184,7 +223,6 @@ def _names(conn, level: str) -> dict[str, tuple[str, str]]:
     if level == "unit":
         return repo.unit_names(conn)
     return {}
-
 
 
 # -- export ---------------------------------------------------------------------------------
@@ -212,8 +250,10 @@ def to_markdown(result: dict) -> str:
     """A Markdown table with a title line naming the level and the period."""
     headers, rows = table(result)
     what = result["post"] or result["area_level"] or result["level"]
-    lines = [f"# 绩效评价 / evaluation: {result['level']} ({what}), "
-             f"{result['from']} – {result['to']}", ""]
+    lines = [
+        f"# 绩效评价 / evaluation: {result['level']} ({what}), {result['from']} – {result['to']}",
+        "",
+    ]
     if not headers:
         return "\n".join(lines + ["(no rows)", ""])
     lines.append("| " + " | ".join(headers) + " |")

@@ -178,7 +178,9 @@ def _times(values: pd.Series, tz: str) -> tuple[pd.Series, np.ndarray]:
     if naive.any():
         local = pd.to_datetime(text[naive], format="ISO8601", errors="coerce")
         if getattr(local.dt, "tz", None) is None:
-            times[naive] = local.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
+            times[naive] = local.dt.tz_localize(
+                tz, ambiguous="NaT", nonexistent="NaT"
+            ).dt.tz_convert("UTC")
     bad = np.zeros(len(values), dtype=bool)
     for i in np.flatnonzero(given & times.isna().to_numpy()):
         try:

@@ -100,8 +100,10 @@ def read_source(path: Path, options: ImportOptions | None = None) -> gpd.GeoData
     path = Path(path)
     try:
         frame, issues, _ = to_geoframe(
-            read_table(path, options.layer_name), source_crs=options.source_crs,
-            lon_column=options.lon_column, lat_column=options.lat_column,
+            read_table(path, options.layer_name),
+            source_crs=options.source_crs,
+            lon_column=options.lon_column,
+            lat_column=options.lat_column,
         )
     except SourceError as exc:
         raise _rejected([Issue(None, str(exc))], path.name) from exc
@@ -111,8 +113,12 @@ def read_source(path: Path, options: ImportOptions | None = None) -> gpd.GeoData
 
 
 def import_file(
-    engine: Engine, settings: Settings, layer: str, path: Path,
-    options: ImportOptions | None = None, progress: bool = False,
+    engine: Engine,
+    settings: Settings,
+    layer: str,
+    path: Path,
+    options: ImportOptions | None = None,
+    progress: bool = False,
 ) -> ImportReport:
     """Import one layer from a GeoJSON, GeoPackage, zipped Shapefile or CSV(.gz) file."""
     started = perf_counter()
@@ -129,8 +135,13 @@ def import_file(
 
 
 def import_frame(
-    engine: Engine, settings: Settings, layer: str, frame: gpd.GeoDataFrame | pd.DataFrame,
-    options: ImportOptions | None = None, progress: bool = False, source: str = "<frame>",
+    engine: Engine,
+    settings: Settings,
+    layer: str,
+    frame: gpd.GeoDataFrame | pd.DataFrame,
+    options: ImportOptions | None = None,
+    progress: bool = False,
+    source: str = "<frame>",
 ) -> ImportReport:
     """Import one layer from a frame (a GeoDataFrame, or a table with lon/lat or WKT)."""
     started = perf_counter()
@@ -141,8 +152,11 @@ def import_frame(
     job.textual = not isinstance(frame, gpd.GeoDataFrame)  # a CSV: every cell is text
     try:
         geo, issues, job.warnings = to_geoframe(
-            frame, source_crs=options.source_crs, lon_column=options.lon_column,
-            lat_column=options.lat_column, geometry_required=bool(spec.geometry),
+            frame,
+            source_crs=options.source_crs,
+            lon_column=options.lon_column,
+            lat_column=options.lat_column,
+            geometry_required=bool(spec.geometry),
         )
         defaults, columns = dict(options.defaults), dict(options.columns)
         if layer == "components":
@@ -174,8 +188,9 @@ def import_frame(
         raise _database_rejected(exc, source) from exc
     finally:
         job.close()
-    return ImportReport(layer, source, len(frame), written, perf_counter() - started,
-                        job.warnings, job.details)
+    return ImportReport(
+        layer, source, len(frame), written, perf_counter() - started, job.warnings, job.details
+    )
 
 
 # -- per layer: look up, check, write --------------------------------------------------------
@@ -188,8 +203,9 @@ def _areas(conn: Connection, job: _Job, frame: gpd.GeoDataFrame, extra) -> int:
 
 
 def _units(conn: Connection, job: _Job, frame: gpd.GeoDataFrame, extra) -> int:
-    frame, issues = check_units(frame, repo.area_levels(conn), repo.unit_codes(conn),
-                                repo.office_areas(conn))
+    frame, issues = check_units(
+        frame, repo.area_levels(conn), repo.unit_codes(conn), repo.office_areas(conn)
+    )
     job.check(issues)
     return repo.write_units(conn, frame, job.rows)
 
@@ -198,9 +214,14 @@ def _grids(conn: Connection, job: _Job, frame: gpd.GeoDataFrame, extra) -> int:
     codes = frame["code"].dropna()
     wanted = set(frame["community_code"].dropna()) | set(codes.str[:12])
     communities = repo.area_shapes(conn, "community", wanted)
-    frame, issues = check_grids(frame, communities, repo.current_grid_codes(conn, set(codes)),
-                                repo.unit_codes(conn), max_outside_m2=GRID_OUTSIDE_MAX_M2,
-                                max_outside_ratio=GRID_OUTSIDE_MAX_RATIO)
+    frame, issues = check_grids(
+        frame,
+        communities,
+        repo.current_grid_codes(conn, set(codes)),
+        repo.unit_codes(conn),
+        max_outside_m2=GRID_OUTSIDE_MAX_M2,
+        max_outside_ratio=GRID_OUTSIDE_MAX_RATIO,
+    )
     job.check(issues)
     return repo.write_grids(conn, frame, job.rows)
 
@@ -221,8 +242,10 @@ def _streets(conn: Connection, job: _Job, frame: gpd.GeoDataFrame, extra) -> int
     written, created, reused = repo.write_streets(conn, segments, job.rows)
     job.details.update(segments=written, streets_created=created, streets_reused=reused)
     if frame["district_code"].isna().any():
-        job.warnings.append("some streets have no district (no district_code and no single "
-                            "or containing district in admin_area)")
+        job.warnings.append(
+            "some streets have no district (no district_code and no single "
+            "or containing district in admin_area)"
+        )
     return written
 
 
@@ -232,8 +255,12 @@ def _components(conn: Connection, job: _Job, frame: gpd.GeoDataFrame, extra) -> 
     frame, issues = check_component_classes(frame, scheme, set(classes))
     if job.class_column:  # a value the class map does not know is reported once, by the map
         unmapped = {i.row for i in job.issues if i.column == job.class_column}
-        issues = [i for i in issues if not (i.column == "class_code" and i.row in unmapped)
-                  and not (i.row is None and i.reason.startswith("neither identifier"))]
+        issues = [
+            i
+            for i in issues
+            if not (i.column == "class_code" and i.row in unmapped)
+            and not (i.row is None and i.reason.startswith("neither identifier"))
+        ]
     issues += pattern_issues(frame, "district_code", r"\d{6}", "6 digits (GB/T 2260)")
     keys, more = import_keys(frame)
     again, more2 = check_reimport(frame, keys, repo.imported_keys(conn, job.layer))
@@ -254,19 +281,28 @@ def _components(conn: Connection, job: _Job, frame: gpd.GeoDataFrame, extra) -> 
         codes, streets = components_service.place(conn, frame.geometry, street_m)
         frame = frame.assign(grid_code=codes, street_id=streets)
     written, with_grid, with_street = repo.write_components(
-        conn, frame, scheme, job.rows, layer=job.layer, actor=job.options.actor,
-        street_m=street_m, on_written=job.written)
+        conn,
+        frame,
+        scheme,
+        job.rows,
+        layer=job.layer,
+        actor=job.options.actor,
+        street_m=street_m,
+        on_written=job.written,
+    )
     job.details.update(with_grid=with_grid, with_street=with_street)
     if written - with_grid:
         job.warnings.append(f"{written - with_grid} component(s) lie in no current grid")
     if written - with_street:
-        job.warnings.append(f"{written - with_street} component(s) have no street within "
-                            f"{street_m:g} m")
+        job.warnings.append(
+            f"{written - with_street} component(s) have no street within {street_m:g} m"
+        )
     return written
 
 
-def _identify(conn: Connection, job: _Job, frame: gpd.GeoDataFrame, classes: set[str]
-              ) -> tuple[gpd.GeoDataFrame, list[Issue]]:
+def _identify(
+    conn: Connection, job: _Job, frame: gpd.GeoDataFrame, classes: set[str]
+) -> tuple[gpd.GeoDataFrame, list[Issue]]:
     """Identifiers for the rows without one (sequences reserved), and reference issues."""
     scheme = job.settings.class_scheme
     district = frame["district_code"].copy()
@@ -277,8 +313,11 @@ def _identify(conn: Connection, job: _Job, frame: gpd.GeoDataFrame, classes: set
         district[need] = found.to_numpy()
     if job.default_district:
         district = district.where(district.notna(), job.default_district)
-    todo = (frame["identifier"].isna() & district.fillna("").str.fullmatch(r"\d{6}")
-            & frame["class_code"].isin(list(classes)))
+    todo = (
+        frame["identifier"].isna()
+        & district.fillna("").str.fullmatch(r"\d{6}")
+        & frame["class_code"].isin(list(classes))
+    )
     pairs = set(zip(district[todo], frame["class_code"][todo], strict=True))
     last = component_repo.reserve_sequences(conn, scheme, pairs)
     given = set(frame["identifier"].dropna())  # generated ones are new by construction
@@ -299,8 +338,9 @@ def source_layer_name(source: str) -> str:
     return name
 
 
-def _class_map(geo: gpd.GeoDataFrame, options: ImportOptions, layer: str
-               ) -> tuple[gpd.GeoDataFrame, dict[str, str], list[Issue]]:
+def _class_map(
+    geo: gpd.GeoDataFrame, options: ImportOptions, layer: str
+) -> tuple[gpd.GeoDataFrame, dict[str, str], list[Issue]]:
     """Apply ``options.class_map``: a class code column to map to class_code, and issues."""
     columns = dict(options.columns)
     if options.class_map is None:
@@ -323,7 +363,10 @@ MAPPED_CLASS = "_class_from_map"
 
 
 _WRITERS: dict[str, Callable[..., int]] = {
-    "areas": _areas, "units": _units, "grids": _grids, "streets": _streets,
+    "areas": _areas,
+    "units": _units,
+    "grids": _grids,
+    "streets": _streets,
     "components": _components,
 }
 
@@ -334,8 +377,9 @@ _WRITERS: dict[str, Callable[..., int]] = {
 class _Job:
     """One import's context: options, collected issues, warnings, progress."""
 
-    def __init__(self, settings: Settings, options: ImportOptions, source: str, bar: bool,
-                 layer: str):
+    def __init__(
+        self, settings: Settings, options: ImportOptions, source: str, bar: bool, layer: str
+    ):
         self.settings, self.options, self.source = settings, options, source
         self.issues: list[Issue] = []
         self.warnings: list[str] = []
@@ -346,8 +390,7 @@ class _Job:
         self.textual = False
         self._copied = 0
         self._written = 0
-        self._bar = tqdm(total=3, desc=f"import {layer}", unit="step", disable=not bar,
-                         leave=False)
+        self._bar = tqdm(total=3, desc=f"import {layer}", unit="step", disable=not bar, leave=False)
 
     def check(self, issues: list[Issue]) -> None:
         """Reject with every issue found so far, if any; else go on to the write."""
@@ -376,8 +419,10 @@ class _Job:
 
 def _check_request(layer: str, options: ImportOptions) -> None:
     if layer not in LAYERS:
-        raise InvalidInputError(f"未知的图层 {layer!r}，应为 {'、'.join(LAYERS)}",
-                                f"unknown layer {layer!r}; expected one of {', '.join(LAYERS)}")
+        raise InvalidInputError(
+            f"未知的图层 {layer!r}，应为 {'、'.join(LAYERS)}",
+            f"unknown layer {layer!r}; expected one of {', '.join(LAYERS)}",
+        )
     fields = SPECS[layer].fields
     _check_class_options(layer, options)
     unknown = sorted((set(options.columns) | set(options.defaults)) - set(fields))
@@ -392,16 +437,20 @@ def _check_class_options(layer: str, options: ImportOptions) -> None:
     if options.class_map is None and options.class_column is None:
         return
     if layer != "components":
-        raise InvalidInputError("只有部件图层可以使用分类映射", "a class map is for components only")
+        raise InvalidInputError(
+            "只有部件图层可以使用分类映射", "a class map is for components only"
+        )
     if options.class_map is None:
         raise InvalidInputError(
             "指定了分类字段但没有分类映射文件；字段值本身就是分类代码时用 --map class_code=字段",
             "class_column needs a class map; when the column holds class codes themselves, "
-            "map it: --map class_code=COLUMN")
+            "map it: --map class_code=COLUMN",
+        )
     if "class_code" in options.columns or "class_code" in options.defaults:
-        raise InvalidInputError("分类映射与 class_code 映射/默认值不能同时使用",
-                                "give either a class map or class_code (--class/--map/--set), "
-                                "not both")
+        raise InvalidInputError(
+            "分类映射与 class_code 映射/默认值不能同时使用",
+            "give either a class map or class_code (--class/--map/--set), not both",
+        )
 
 
 def _rejected(issues: list[Issue], source: str) -> ImportRejected:

@@ -274,8 +274,10 @@ def supervisor_map_html(
     if viewer is not None and not viewer.has(*COMMAND_CENTRE, "admin"):
         own = viewer.display_name or viewer.username
         if supervisor and supervisor != own:
-            raise ForbiddenError(f"监督员只能查看自己的网格（{own}）",
-                                 f"a supervisor sees only their own grids ({own})")
+            raise ForbiddenError(
+                f"监督员只能查看自己的网格（{own}）",
+                f"a supervisor sees only their own grids ({own})",
+            )
         supervisor = supervisor or (None if grid else own)
     if not grid and not supervisor:
         raise InvalidInputError(
@@ -295,8 +297,9 @@ def supervisor_map_html(
                 f"no current grid or supervisor {grid or supervisor}",
             )
         if own is not None and rows[0]["supervisor"] != own:
-            raise ForbiddenError(f"网格 {grid} 不归您（{own}）巡查",
-                                 f"grid {grid} is not one of yours ({own})")
+            raise ForbiddenError(
+                f"网格 {grid} 不归您（{own}）巡查", f"grid {grid} is not one of yours ({own})"
+            )
         codes = [r["code"] for r in rows]
         cases = pd.DataFrame(repo.open_cases(conn, codes, CASES_MAX))
         parts = pd.DataFrame(repo.grid_components(conn, codes, COMPONENTS_MAX))
@@ -433,13 +436,23 @@ def planner_map_html(
     if viewer is not None and viewer.has("planner", "admin"):
         draw = None
         if options.assets:
-            draw = {"js": ASSET_URL + "leaflet-draw/leaflet.draw.js",
-                    "css": ASSET_URL + "leaflet-draw/leaflet.draw.css"}
+            draw = {
+                "js": ASSET_URL + "leaflet-draw/leaflet.draw.js",
+                "css": ASSET_URL + "leaflet-draw/leaflet.draw.css",
+            }
         tools.append(grid_editor(viewer.extra.get("csrf", ""), options, draw_assets=draw))
     t = options.text
-    title = f"{t('planner_title')} · {len(codes)} {t('grid_count')}" + (f" · {area}" if area else "")
+    title = f"{t('planner_title')} · {len(codes)} {t('grid_count')}" + (
+        f" · {area}" if area else ""
+    )
     m = planner_map(
-        grids, title=title, colours=colours, communities=communities, streets=streets,
-        options=options, extend=tools, workload_layer=len(codes) <= settings.map_grid_detail_max,
+        grids,
+        title=title,
+        colours=colours,
+        communities=communities,
+        streets=streets,
+        options=options,
+        extend=tools,
+        workload_layer=len(codes) <= settings.map_grid_detail_max,
     )
     return _render(m, inline_map, viewer, lang)

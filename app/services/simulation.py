@@ -34,25 +34,46 @@ from app.services.workflow import event_columns, make_policy, workflow_columns
 from app.services.workflow_rules import Actor, CaseState, Policy, Step
 from app.settings import Settings
 
-ACCEPTORS = ("受理员 李娜", "受理员 王静", "受理员 张敏")        # night, day, evening shifts
+ACCEPTORS = ("受理员 李娜", "受理员 王静", "受理员 张敏")  # night, day, evening shifts
 SHIFT_LEADERS = ("值班长 刘洋", "值班长 陈刚")
 DISPATCHERS = ("派遣员 杨帆", "派遣员 赵磊")
 # The demo district's departments by class (unit codes of data/grids/units.csv); "office"
 # is the sub-district office (属地); classes not listed stay with the case's assigned unit.
 CLASS_UNITS = {
-    ("event", "0101"): "U-ZF", ("event", "0110"): "U-SZ", ("event", "0111"): "U-SZ",
-    ("event", "0116"): "U-ZF", ("event", "0107"): "U-ZF", ("event", "0113"): "office",
+    ("event", "0101"): "U-ZF",
+    ("event", "0110"): "U-SZ",
+    ("event", "0111"): "U-SZ",
+    ("event", "0116"): "U-ZF",
+    ("event", "0107"): "U-ZF",
+    ("event", "0113"): "office",
     **{("event", f"02{i:02d}"): "U-ZF" for i in range(1, 6)},
-    **{("event", f"03{i:02d}"): "U-JS" for i in (1, 3, 4, 5, 99)}, ("event", "0302"): "U-ZF",
-    ("event", "0401"): "U-SZ", ("event", "0402"): "U-GS", ("event", "0403"): "U-RQ",
-    ("event", "0404"): "U-PS", ("event", "0406"): "U-PS", ("event", "0407"): "U-SZ",
-    ("event", "0408"): "U-TX", ("event", "0505"): "U-JJ", ("event", "0509"): "U-JJ",
-    **{("event", c): "office" for c in ("0501", "0502", "0503", "0504", "0507", "0508", "0510",
-                                         "0511", "0513", "0599")},
-    ("component", "0101"): "U-GS", ("component", "0102"): "U-PS", ("component", "0103"): "U-PS",
-    ("component", "0104"): "U-PS", ("component", "0105"): "U-GD", ("component", "0107"): "U-TX",
-    ("component", "0111"): "U-RQ", ("component", "0118"): "U-SZ", ("component", "0210"): "U-JJ",
-    ("component", "0213"): "U-SZ", ("component", "0203"): "U-GJ", ("component", "0305"): "U-HW",
+    **{("event", f"03{i:02d}"): "U-JS" for i in (1, 3, 4, 5, 99)},
+    ("event", "0302"): "U-ZF",
+    ("event", "0401"): "U-SZ",
+    ("event", "0402"): "U-GS",
+    ("event", "0403"): "U-RQ",
+    ("event", "0404"): "U-PS",
+    ("event", "0406"): "U-PS",
+    ("event", "0407"): "U-SZ",
+    ("event", "0408"): "U-TX",
+    ("event", "0505"): "U-JJ",
+    ("event", "0509"): "U-JJ",
+    **{
+        ("event", c): "office"
+        for c in ("0501", "0502", "0503", "0504", "0507", "0508", "0510", "0511", "0513", "0599")
+    },
+    ("component", "0101"): "U-GS",
+    ("component", "0102"): "U-PS",
+    ("component", "0103"): "U-PS",
+    ("component", "0104"): "U-PS",
+    ("component", "0105"): "U-GD",
+    ("component", "0107"): "U-TX",
+    ("component", "0111"): "U-RQ",
+    ("component", "0118"): "U-SZ",
+    ("component", "0210"): "U-JJ",
+    ("component", "0213"): "U-SZ",
+    ("component", "0203"): "U-GJ",
+    ("component", "0305"): "U-HW",
     ("component", "0402"): "U-YL",
 }
 
@@ -61,8 +82,12 @@ class _Stop(Exception):
     """The next step would happen after ``until``: the case stays where it is."""
 
 
-def simulate_workflow(engine: Engine, settings: Settings, until: datetime, seed: int = 20261121,
-                      ) -> dict[str, int]:
+def simulate_workflow(
+    engine: Engine,
+    settings: Settings,
+    until: datetime,
+    seed: int = 20261121,
+) -> dict[str, int]:
     """Move every unprocessed reported case (reported before ``until``) through the workflow;
     returns how many cases end in each status."""
     if until.tzinfo is None:
@@ -75,7 +100,8 @@ def simulate_workflow(engine: Engine, settings: Settings, until: datetime, seed:
         limits: dict[tuple[str, str], dict[str, TimeLimit]] = {}
         for r in calendar_repo.all_limits(conn, settings.class_scheme):
             limits.setdefault((r["class_kind"], r["class_code"]), {})[r["criterion"]] = TimeLimit(
-                float(r["limit_value"]), r["limit_unit"])
+                float(r["limit_value"]), r["limit_unit"]
+            )
     walker = _Walker(policy, units, limits, until, seed, settings)
     case_rows, log_rows, statuses = [], [], Counter()
     for row in cases:
@@ -84,9 +110,17 @@ def simulate_workflow(engine: Engine, settings: Settings, until: datetime, seed:
         if not logs:
             continue
         ev, wf = event_columns(state), workflow_columns(state)
-        case_rows.append([row["id"], ev["status"], ev["unit_id"], _iso(ev["deadline_at"]),
-                          _iso(ev["closed_at"]), logs[-1][1]] +
-                         [_iso(v) if isinstance(v, datetime) else v for v in wf.values()])
+        case_rows.append(
+            [
+                row["id"],
+                ev["status"],
+                ev["unit_id"],
+                _iso(ev["deadline_at"]),
+                _iso(ev["closed_at"]),
+                logs[-1][1],
+            ]
+            + [_iso(v) if isinstance(v, datetime) else v for v in wf.values()]
+        )
         log_rows.extend(logs)
     with engine.begin() as conn:
         repo.write_simulated(conn, case_rows, log_rows)
@@ -100,8 +134,15 @@ def _iso(value: datetime | None) -> str | None:
 class _Walker:
     """Draws one path per case from a generator seeded by (seed, case id)."""
 
-    def __init__(self, policy: Policy, units: list[dict], limits: dict, until: datetime,
-                 seed: int, settings: Settings):
+    def __init__(
+        self,
+        policy: Policy,
+        units: list[dict],
+        limits: dict,
+        until: datetime,
+        seed: int,
+        settings: Settings,
+    ):
         self.policy, self.cal, self.until, self.seed = policy, policy.calendar, until, seed
         self.rng = random.Random(seed)
         self.limits, self.settings = limits, settings
@@ -114,10 +155,15 @@ class _Walker:
         # One generator per case: a case's path depends on the seed and the case alone, so a
         # later run (a later ``until``) continues exactly the paths an earlier one began.
         self.rng = random.Random(f"{self.seed}:{row['id']}")
-        state = CaseState(status="reported", source=row["source"], reported_at=row["reported_at"],
-                          unit_id=row["unit_id"])
-        state = replace(state, stage_due_at=rules.stage_due(state, "reported", state.reported_at,
-                                                            self.policy))
+        state = CaseState(
+            status="reported",
+            source=row["source"],
+            reported_at=row["reported_at"],
+            unit_id=row["unit_id"],
+        )
+        state = replace(
+            state, stage_due_at=rules.stage_due(state, "reported", state.reported_at, self.policy)
+        )
         logs: list[list] = []
 
         def do(action: str, at: datetime, actor: Actor, **kw) -> None:
@@ -126,8 +172,18 @@ class _Walker:
                 raise _Stop
             old = state.status
             state, data = rules.apply(state, Step(action, at, actor, **kw), self.policy)
-            logs.append([row["id"], at.isoformat(), actor.name, action, old, state.status,
-                         kw.get("note"), json.dumps(data, ensure_ascii=False)])
+            logs.append(
+                [
+                    row["id"],
+                    at.isoformat(),
+                    actor.name,
+                    action,
+                    old,
+                    state.status,
+                    kw.get("note"),
+                    json.dumps(data, ensure_ascii=False),
+                ]
+            )
 
         with contextlib.suppress(_Stop):
             self._path(row, do, lambda: state)
@@ -149,7 +205,9 @@ class _Walker:
 
     def _shift(self, names: tuple[str, ...], t: datetime) -> Actor:
         hour = t.astimezone(self.cal.tz).hour
-        role = {ACCEPTORS: "acceptor", SHIFT_LEADERS: "shift_leader", DISPATCHERS: "dispatcher"}[names]
+        role = {ACCEPTORS: "acceptor", SHIFT_LEADERS: "shift_leader", DISPATCHERS: "dispatcher"}[
+            names
+        ]
         return Actor(names[min(hour * len(names) // 24, len(names) - 1)], role)
 
     # -- choices --------------------------------------------------------------------------
@@ -160,8 +218,11 @@ class _Walker:
 
     def _limit(self, row: dict, criterion: str | None) -> TimeLimit:
         own = self.limits.get((row["class_kind"], row["class_code"]), {})
-        return own.get(criterion or "") or own.get("") or TimeLimit(
-            self.settings.default_time_limit_hours, "urgent_hours")
+        return (
+            own.get(criterion or "")
+            or own.get("")
+            or TimeLimit(self.settings.default_time_limit_hours, "urgent_hours")
+        )
 
     def _unit(self, row: dict, avoid: int | None = None) -> int | None:
         code = CLASS_UNITS.get((row["class_kind"], row["class_code"]))
@@ -186,8 +247,9 @@ class _Walker:
             t = self._clock(t, r.uniform(0.1, 0.7))
             do("request_verification", t, self._shift(ACCEPTORS, t))
             late = r.random() < 0.04
-            t = self._clock(t, r.uniform(24.5, 40) if late
-                            else min(r.lognormvariate(math.log(3), 0.8), 23.5))
+            t = self._clock(
+                t, r.uniform(24.5, 40) if late else min(r.lognormvariate(math.log(3), 0.8), 23.5)
+            )
             if r.random() < 0.12:
                 do("invalidate", t, supervisor, note="现场核实：问题不存在")
                 return
@@ -199,18 +261,34 @@ class _Walker:
         criterion = self._criterion(row)
         do("file", t, self._shift(SHIFT_LEADERS, t), criterion=criterion)
         t = self._centre(t, r.uniform(0.1, 1.2))
-        do("dispatch", t, self._shift(DISPATCHERS, t), unit_id=self._unit(row),
-           limit=self._limit(row, criterion))
+        do(
+            "dispatch",
+            t,
+            self._shift(DISPATCHERS, t),
+            unit_id=self._unit(row),
+            limit=self._limit(row, criterion),
+        )
         if r.random() < 0.03:
             t = self._work(t, r.uniform(0.3, 3))
             do("return", t, self._unit_actor(st().unit_id), note="非本单位职责，申请退回")
             t = self._clock(t, r.uniform(0.2, 1.5))
-            do("dispatch", t, self._shift(DISPATCHERS, t), unit_id=self._unit(row, st().unit_id),
-               limit=self._limit(row, criterion))
+            do(
+                "dispatch",
+                t,
+                self._shift(DISPATCHERS, t),
+                unit_id=self._unit(row, st().unit_id),
+                limit=self._limit(row, criterion),
+            )
         self._handle(row, do, st, t, supervisor)
 
-    def _handle(self, row: dict, do: Callable[..., None], st: Callable[[], CaseState],
-                t: datetime, supervisor: Actor) -> None:
+    def _handle(
+        self,
+        row: dict,
+        do: Callable[..., None],
+        st: Callable[[], CaseState],
+        t: datetime,
+        supervisor: Actor,
+    ) -> None:
         r = self.rng
         limit = st().limit
         assert limit is not None
@@ -235,27 +313,40 @@ class _Walker:
             do("resume", t, self._shift(SHIFT_LEADERS, t), note="条件具备，恢复办理")
         for attempt in range(3):
             t = self._handled_at(st(), t, attempt, neglected)
-            do("handle", t, unit, note="已处置完毕",
-               photo_urls=(f"https://demo.citygrid.example/photos/{row['id']}-{attempt}.jpg",))
+            do(
+                "handle",
+                t,
+                unit,
+                note="已处置完毕",
+                photo_urls=(f"https://demo.citygrid.example/photos/{row['id']}-{attempt}.jpg",),
+            )
             t = self._centre(t, r.uniform(0.05, 0.6))
             do("request_check", t, self._shift(ACCEPTORS, t))
             late = r.random() < 0.06
             t = self._work(t, r.uniform(2.1, 5) if late else r.uniform(0.2, 1.8))
             if attempt < 2 and r.random() < (0.09 if attempt == 0 else 0.03):
-                do("rework", t, self._shift(SHIFT_LEADERS, t), note=f"核查未通过（{supervisor.name}）")
+                do(
+                    "rework",
+                    t,
+                    self._shift(SHIFT_LEADERS, t),
+                    note=f"核查未通过（{supervisor.name}）",
+                )
                 continue
             do("close", t, self._shift(SHIFT_LEADERS, t), note=f"核查通过（{supervisor.name}）")
             return
 
-    def _handled_at(self, state: CaseState, t: datetime, attempt: int,
-                    neglected: bool = False) -> datetime:
+    def _handled_at(
+        self, state: CaseState, t: datetime, attempt: int, neglected: bool = False
+    ) -> datetime:
         """When the unit reports back: at a drawn share of its limit (lognormal, ~9 % late)."""
         assert state.limit is not None and state.deadline_at is not None
         cal, working = self.cal, state.limit.working
         total = cal.limit_seconds(state.limit) + state.extension_hours * 3600
         if attempt:
             return cal.add(t, self.rng.uniform(0.05, 0.3) * total, working)
-        share = min(self.rng.lognormvariate(math.log(6 if neglected else 0.45),
-                                            1.4 if neglected else 0.55), 40.0)
+        share = min(
+            self.rng.lognormvariate(math.log(6 if neglected else 0.45), 1.4 if neglected else 0.55),
+            40.0,
+        )
         used = total - cal.between(t, state.deadline_at, working)
         return cal.add(t, max(share * total - used, 600.0), working)

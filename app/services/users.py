@@ -80,31 +80,54 @@ def _check_roles(roles: list[str]) -> list[str]:
     return sorted(set(roles))
 
 
-def create_user(engine: Engine, username: str, password: str, roles: list[str],
-                display_name: str | None = None, unit_code: str | None = None) -> dict:
+def create_user(
+    engine: Engine,
+    username: str,
+    password: str,
+    roles: list[str],
+    display_name: str | None = None,
+    unit_code: str | None = None,
+) -> dict:
     """Add an account; 422 for bad roles or unit, 409 when the name is taken."""
     roles = _check_roles(roles)
     if len(password) < 8:
         raise InvalidInputError("密码至少 8 位", "a password needs at least 8 characters")
     with engine.begin() as conn:
         if "handler" in roles and not unit_code:
-            raise InvalidInputError("处置人员须属于一个责任单位（unit_code）",
-                                    "a handler must belong to a responsible unit (unit_code)")
+            raise InvalidInputError(
+                "处置人员须属于一个责任单位（unit_code）",
+                "a handler must belong to a responsible unit (unit_code)",
+            )
         if unit_code and not repo.unit_exists(conn, unit_code):
-            raise InvalidInputError(f"责任单位 {unit_code} 不存在", f"unknown responsible unit {unit_code}")
-        new_id = repo.insert_user(conn, {
-            "username": username, "display_name": display_name or username,
-            "password_hash": PASSWORDS.hash(password), "roles": roles, "unit_code": unit_code,
-        })
+            raise InvalidInputError(
+                f"责任单位 {unit_code} 不存在", f"unknown responsible unit {unit_code}"
+            )
+        new_id = repo.insert_user(
+            conn,
+            {
+                "username": username,
+                "display_name": display_name or username,
+                "password_hash": PASSWORDS.hash(password),
+                "roles": roles,
+                "unit_code": unit_code,
+            },
+        )
         if new_id is None:
             raise ConflictError(f"用户名 {username} 已存在", f"username {username} is taken")
         _forget(engine, username)
         return _public(repo.get_user(conn, username))  # type: ignore[arg-type]
 
 
-def update_user(engine: Engine, username: str, *, roles: list[str] | None = None,
-                password: str | None = None, display_name: str | None = None,
-                unit_code: str | None = None, is_active: bool | None = None) -> dict:
+def update_user(
+    engine: Engine,
+    username: str,
+    *,
+    roles: list[str] | None = None,
+    password: str | None = None,
+    display_name: str | None = None,
+    unit_code: str | None = None,
+    is_active: bool | None = None,
+) -> dict:
     changes: dict = {}
     if roles is not None:
         changes["roles"] = _check_roles(roles)
@@ -142,11 +165,16 @@ def authenticate(engine: Engine, username: str, password: str) -> dict:
     return row
 
 
-def issue_token(settings: Settings, username: str, minutes: int | None = None,
-                **claims: str) -> str:
+def issue_token(
+    settings: Settings, username: str, minutes: int | None = None, **claims: str
+) -> str:
     now = datetime.now(UTC)
-    claims = {"sub": username, "iat": now,
-              "exp": now + timedelta(minutes=minutes or settings.token_minutes), **claims}
+    claims = {
+        "sub": username,
+        "iat": now,
+        "exp": now + timedelta(minutes=minutes or settings.token_minutes),
+        **claims,
+    }
     return jwt.encode(claims, secret_key(settings), algorithm=ALGORITHM)
 
 
@@ -168,7 +196,9 @@ def read_token(settings: Settings, token: str) -> dict:
         _verified[(key, token)] = claims
         return claims
     except jwt.ExpiredSignatureError:
-        raise UnauthenticatedError("令牌已过期，请重新登录", "the token has expired; sign in again") from None
+        raise UnauthenticatedError(
+            "令牌已过期，请重新登录", "the token has expired; sign in again"
+        ) from None
     except jwt.InvalidTokenError:
         raise UnauthenticatedError("令牌无效", "invalid token") from None
 
@@ -208,7 +238,15 @@ def user_from_claims(engine: Engine, claims: dict) -> User:
     """The active user the claims name, else 401; a session's CSRF secret rides in ``extra``."""
     row = _account(engine, str(claims.get("sub")))
     if row is None or not row["is_active"]:
-        raise UnauthenticatedError("账号不存在或已停用", "the account does not exist or is disabled")
+        raise UnauthenticatedError(
+            "账号不存在或已停用", "the account does not exist or is disabled"
+        )
     extra = {"csrf": claims["csrf"]} if "csrf" in claims else {}
-    return User(row["username"], tuple(row["roles"]), row["display_name"], row["unit_id"],
-                row["unit_code"], extra)
+    return User(
+        row["username"],
+        tuple(row["roles"]),
+        row["display_name"],
+        row["unit_id"],
+        row["unit_code"],
+        extra,
+    )

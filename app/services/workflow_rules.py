@@ -28,9 +28,18 @@ TERMINAL = frozenset({"invalid", "voided", "closed"})
 # While a unit holds a case, its task is due when the case is: at the deadline.
 UNIT_STATES = frozenset({"dispatched", "handling"})
 STATUS_NAMES = {
-    "reported": "待受理", "verifying": "核实中", "verified": "已核实", "invalid": "核实不属实",
-    "filed": "已立案待派遣", "voided": "作废", "dispatched": "已派遣待签收", "returned": "退回待重派",
-    "handling": "处置中", "handled": "已反馈待核查", "checking": "核查中", "closed": "结案",
+    "reported": "待受理",
+    "verifying": "核实中",
+    "verified": "已核实",
+    "invalid": "核实不属实",
+    "filed": "已立案待派遣",
+    "voided": "作废",
+    "dispatched": "已派遣待签收",
+    "returned": "退回待重派",
+    "handling": "处置中",
+    "handled": "已反馈待核查",
+    "checking": "核查中",
+    "closed": "结案",
     "shelved": "挂账",
 }
 
@@ -73,8 +82,12 @@ ACTIONS: dict[str, Action] = {
     "resume": _a("恢复办理", "shelved", None, "shift_leader"),
 }
 REQUESTS = {"request_extension": "extension", "request_shelving": "shelving"}
-DECISIONS = {"approve_extension": "extension", "refuse_extension": "extension",
-             "approve_shelving": "shelving", "refuse_shelving": "shelving"}
+DECISIONS = {
+    "approve_extension": "extension",
+    "refuse_extension": "extension",
+    "approve_shelving": "shelving",
+    "refuse_shelving": "shelving",
+}
 
 
 @dataclass(frozen=True)
@@ -153,13 +166,23 @@ def illegal(case: CaseState, action: str, policy: Policy) -> ConflictError:
     """The 409 for ``action`` from the case's state, listing what is allowed instead."""
     allowed = allowed_actions(case, policy)
     known = action in ACTIONS
-    zh = (f"案件状态为“{STATUS_NAMES.get(case.status, case.status)}”，不能执行 {action}"
-          if known else f"未知的操作 {action}")
-    en = (f"action {action!r} is not allowed from status {case.status!r}" if known
-          else f"unknown action {action!r}")
-    return ConflictError(f"{zh}；可执行：{', '.join(allowed) or '无'}",
-                         f"{en}; allowed: {', '.join(allowed) or 'none'}",
-                         current_status=case.status, action=action, allowed_actions=allowed)
+    zh = (
+        f"案件状态为“{STATUS_NAMES.get(case.status, case.status)}”，不能执行 {action}"
+        if known
+        else f"未知的操作 {action}"
+    )
+    en = (
+        f"action {action!r} is not allowed from status {case.status!r}"
+        if known
+        else f"unknown action {action!r}"
+    )
+    return ConflictError(
+        f"{zh}；可执行：{', '.join(allowed) or '无'}",
+        f"{en}; allowed: {', '.join(allowed) or 'none'}",
+        current_status=case.status,
+        action=action,
+        allowed_actions=allowed,
+    )
 
 
 def stage_due(case: CaseState, status: str, at: datetime, policy: Policy) -> datetime | None:
@@ -167,8 +190,9 @@ def stage_due(case: CaseState, status: str, at: datetime, policy: Policy) -> dat
     return _stage_due(case.deadline_at, status, at, policy)
 
 
-def _stage_due(deadline: datetime | None, status: str, at: datetime,
-               policy: Policy) -> datetime | None:
+def _stage_due(
+    deadline: datetime | None, status: str, at: datetime, policy: Policy
+) -> datetime | None:
     if status in UNIT_STATES:
         return deadline
     limit = policy.stage_limits.get(status)
@@ -185,8 +209,9 @@ def apply(case: CaseState, step: Step, policy: Policy) -> tuple[CaseState, dict]
         target = case.resume_status or "handling"
     if target != case.status or step.action in ("approve_extension", "resume", "rework"):
         changes["status"] = target
-        changes["stage_due_at"] = _stage_due(changes.get("deadline_at", case.deadline_at),
-                                             target, step.at, policy)
+        changes["stage_due_at"] = _stage_due(
+            changes.get("deadline_at", case.deadline_at), target, step.at, policy
+        )
     if target in TERMINAL:
         changes.update(stage_due_at=None, pending_request=None, pending_hours=None)
     # One replace per step: the simulator applies hundreds of thousands of them.
@@ -202,14 +227,21 @@ def _effect(case: CaseState, step: Step, policy: Policy) -> dict:
         return {"criterion": step.criterion or case.criterion}
     if name == "dispatch":
         if step.unit_id is None:
-            raise InvalidInputError("派遣需要指定责任单位（unit_code）", "dispatch needs a unit (unit_code)")
+            raise InvalidInputError(
+                "派遣需要指定责任单位（unit_code）", "dispatch needs a unit (unit_code)"
+            )
         limit = step.limit or case.limit
         if limit is None:
             raise InvalidInputError("该分类没有处置时限", "no time limit for this class")
         # 派遣 starts the clock (README section 3, stage 3); a re-dispatch restarts it.
-        return {"unit_id": step.unit_id, "limit": limit, "clock_started_at": at,
-                "deadline_at": cal.deadline(at, limit), "extension_hours": 0.0,
-                "dispatched_by": step.actor.name}
+        return {
+            "unit_id": step.unit_id,
+            "limit": limit,
+            "clock_started_at": at,
+            "deadline_at": cal.deadline(at, limit),
+            "extension_hours": 0.0,
+            "dispatched_by": step.actor.name,
+        }
     if name == "return":
         return {"deadline_at": None, "clock_started_at": None, **cleared}
     if name == "rework":
@@ -218,8 +250,9 @@ def _effect(case: CaseState, step: Step, policy: Policy) -> dict:
         return {"closed_at": at}
     if name in REQUESTS:
         if name == "request_extension" and not (step.hours and step.hours > 0):
-            raise InvalidInputError("申请延期需要填写延长小时数（hours）",
-                                    "an extension request needs hours > 0")
+            raise InvalidInputError(
+                "申请延期需要填写延长小时数（hours）", "an extension request needs hours > 0"
+            )
         return {"pending_request": REQUESTS[name], "pending_hours": step.hours}
     if name == "approve_extension":
         hours = step.hours or case.pending_hours or 0.0

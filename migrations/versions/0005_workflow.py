@@ -18,12 +18,16 @@ down_revision = "0004"
 branch_labels = None
 depends_on = None
 
-OLD_STATUSES = ("'reported', 'verifying', 'filed', 'voided', 'dispatched', "
-                "'handling', 'handled', 'checking', 'closed', 'shelved'")
+OLD_STATUSES = (
+    "'reported', 'verifying', 'filed', 'voided', 'dispatched', "
+    "'handling', 'handled', 'checking', 'closed', 'shelved'"
+)
 # verified / invalid: the supervisor's on-site verification (核实) of a public report;
 # returned: a unit sent a wrong dispatch back to the dispatcher (退回).
-NEW_STATUSES = ("'reported', 'verifying', 'verified', 'invalid', 'filed', 'voided', "
-                "'dispatched', 'returned', 'handling', 'handled', 'checking', 'closed', 'shelved'")
+NEW_STATUSES = (
+    "'reported', 'verifying', 'verified', 'invalid', 'filed', 'voided', "
+    "'dispatched', 'returned', 'handling', 'handled', 'checking', 'closed', 'shelved'"
+)
 UNITS = "'urgent_hours', 'working_hours', 'working_days', 'calendar_days'"
 
 UPGRADE = rf"""

@@ -13,14 +13,22 @@ router = APIRouter(prefix="/api/v1/auth", tags=["auth 登录"])
 
 
 @router.post("/token", summary="登录获取令牌 / sign in for a bearer token")
-def create_token(form: Annotated[OAuth2PasswordRequestForm, Depends()], engine: EngineDep,
-                 settings: SettingsDep):
+def create_token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], engine: EngineDep, settings: SettingsDep
+):
     user = service.authenticate(engine, form.username, form.password)
-    return {"access_token": service.issue_token(settings, user["username"]), "token_type": "bearer",
-            "expires_in": settings.token_minutes * 60}
+    return {
+        "access_token": service.issue_token(settings, user["username"]),
+        "token_type": "bearer",
+        "expires_in": settings.token_minutes * 60,
+    }
 
 
 @router.get("/me", summary="当前用户 / who am I")
 def read_me(user: CurrentUser):
-    return {"username": user.username, "display_name": user.display_name, "roles": list(user.roles),
-            "unit_code": user.unit_code}
+    return {
+        "username": user.username,
+        "display_name": user.display_name,
+        "roles": list(user.roles),
+        "unit_code": user.unit_code,
+    }

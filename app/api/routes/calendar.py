@@ -28,15 +28,23 @@ class CalendarDay(BaseModel):
 class CalendarYear(BaseModel):
     """One year's calendar: work periods and the days that break the Monday-to-Friday rule."""
 
-    work_periods: str | None = Field(None, examples=["09:00-12:00,13:30-17:30"],
-                                     description="空 = 部署默认 / empty = deployment default")
+    work_periods: str | None = Field(
+        None,
+        examples=["09:00-12:00,13:30-17:30"],
+        description="空 = 部署默认 / empty = deployment default",
+    )
     source: str | None = Field(None, max_length=500)
     days: list[CalendarDay] = Field(default_factory=list, max_length=366)
 
 
 @router.get("/deadline", summary="计算时限 / where a time limit runs out")
-def read_deadline(engine: EngineDep, settings: SettingsDep, start: dt.datetime,
-                  value: float = Query(..., gt=0), unit: Unit = "working_hours"):
+def read_deadline(
+    engine: EngineDep,
+    settings: SettingsDep,
+    start: dt.datetime,
+    value: float = Query(..., gt=0),
+    unit: Unit = "working_hours",
+):
     return service.compute_deadline(engine, settings, start, value, unit)
 
 
@@ -50,8 +58,10 @@ def read_year(engine: EngineDep, settings: SettingsDep, year: int = YearPath):
     summary="设置某年工作日历 / replace one year's calendar",
     dependencies=[require("shift_leader")],
 )
-def replace_year(body: CalendarYear, engine: EngineDep, settings: SettingsDep,
-                 year: int = YearPath):
-    service.replace_year(engine, year, body.work_periods, body.source,
-                         [d.model_dump() for d in body.days])
+def replace_year(
+    body: CalendarYear, engine: EngineDep, settings: SettingsDep, year: int = YearPath
+):
+    service.replace_year(
+        engine, year, body.work_periods, body.source, [d.model_dump() for d in body.days]
+    )
     return service.read_year(engine, settings, year)

@@ -137,9 +137,7 @@ def read_components(
     offset: int = Query(0, ge=0),
 ):
     if _wants_csv(request, format_):
-        return _csv_response(
-            reads.components_csv(engine, filters, limit, offset), "components.csv"
-        )
+        return _csv_response(reads.components_csv(engine, filters, limit, offset), "components.csv")
     limit = limit or 100
     if limit > settings.page_size_max:
         raise InvalidInputError(

@@ -16,7 +16,8 @@ router = APIRouter(prefix="/api/v1/evaluation", tags=["evaluation 绩效评价"]
 
 @router.get("", summary="绩效评价 / indicators, composite score and grade")
 def read_evaluation(
-    engine: EngineDep, settings: SettingsDep,
+    engine: EngineDep,
+    settings: SettingsDep,
     level: Literal["area", "unit", "post"],
     from_: date | datetime = Query(..., alias="from", description="开始（含）/ start, inclusive"),
     to: date | datetime = Query(..., description="结束：日期含当天，时刻不含 / end"),
@@ -25,10 +26,13 @@ def read_evaluation(
     within: str | None = Query(None, pattern="^[0-9]{6,15}$"),
     format: Literal["json", "csv", "md"] = "json",
 ):
-    result = service.evaluate(engine, settings, level, from_, to, area_level=area_level,
-                              post=post, within=within)
+    result = service.evaluate(
+        engine, settings, level, from_, to, area_level=area_level, post=post, within=within
+    )
     if format == "csv":
         return PlainTextResponse(service.to_csv(result), media_type="text/csv; charset=utf-8")
     if format == "md":
-        return PlainTextResponse(service.to_markdown(result), media_type="text/markdown; charset=utf-8")
+        return PlainTextResponse(
+            service.to_markdown(result), media_type="text/markdown; charset=utf-8"
+        )
     return result

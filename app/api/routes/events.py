@@ -37,10 +37,16 @@ class ReportRoute(APIRoute):
             body = await _json_body(request)
             key = request.headers.get("idempotency-key")
             if key is not None and len(key) > KEY_MAX:
-                raise RequestValidationError([{
-                    "type": "string_too_long", "loc": ("header", "idempotency-key"),
-                    "msg": f"String should have at most {KEY_MAX} characters", "input": key,
-                }])
+                raise RequestValidationError(
+                    [
+                        {
+                            "type": "string_too_long",
+                            "loc": ("header", "idempotency-key"),
+                            "msg": f"String should have at most {KEY_MAX} characters",
+                            "input": key,
+                        }
+                    ]
+                )
             state = request.app.state
             return await create_event(body, state.intake, state.settings, key)
 
@@ -56,8 +62,11 @@ async def _json_body(request: Request) -> EventCreate:
     elif media != "application/json" and not (
         media.startswith("application/") and media.endswith("+json")
     ):
-        error = {"type": "model_attributes_type", "input": None,
-                 "msg": "Input should be a JSON object (Content-Type: application/json)"}
+        error = {
+            "type": "model_attributes_type",
+            "input": None,
+            "msg": "Input should be a JSON object (Content-Type: application/json)",
+        }
     else:
         try:
             return EventCreate.model_validate_json(raw)

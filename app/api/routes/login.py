@@ -23,10 +23,20 @@ from app.services import users as service
 router = APIRouter(include_in_schema=False)
 
 TEXT = {
-    "zh": {"title": "登录 CityGrid 数字化城管", "user": "用户名", "password": "密码",
-           "submit": "登录", "other": "English"},
-    "en": {"title": "Sign in to CityGrid", "user": "Username", "password": "Password",
-           "submit": "Sign in", "other": "中文"},
+    "zh": {
+        "title": "登录 CityGrid 数字化城管",
+        "user": "用户名",
+        "password": "密码",
+        "submit": "登录",
+        "other": "English",
+    },
+    "en": {
+        "title": "Sign in to CityGrid",
+        "user": "Username",
+        "password": "Password",
+        "submit": "Sign in",
+        "other": "中文",
+    },
 }
 PAGE = """<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1"><title>{title}</title>
@@ -59,9 +69,12 @@ def _page(lang: str, target: str, username: str = "", error: str = "") -> str:
     t = TEXT[lang]
     other = "en" if lang == "zh" else "zh"
     return PAGE.format(
-        lang=lang, next=html.escape(target), username=html.escape(username),
+        lang=lang,
+        next=html.escape(target),
+        username=html.escape(username),
         error=f'<p class="error" role="alert">{html.escape(error)}</p>' if error else "",
-        switch=f"/login?lang={other}&next={quote(target)}", **t,
+        switch=f"/login?lang={other}&next={quote(target)}",
+        **t,
     )
 
 
@@ -89,9 +102,13 @@ def sign_in(
     request.state.user = service.User(user["username"], tuple(user["roles"]))  # audit trail
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
-        SESSION_COOKIE, service.issue_session(settings, user["username"]),
-        max_age=settings.token_minutes * 60, httponly=True, samesite="lax",
-        secure=request.url.scheme == "https", path="/",
+        SESSION_COOKIE,
+        service.issue_session(settings, user["username"]),
+        max_age=settings.token_minutes * 60,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
     )
     return response
 

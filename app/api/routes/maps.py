@@ -31,7 +31,13 @@ def read_supervisor_map(
     basemap: Basemap | None = BASEMAP,
 ):
     return service.supervisor_map_html(
-        engine, settings, grid=grid, supervisor=supervisor, at=at, lang=lang, basemap=basemap,
+        engine,
+        settings,
+        grid=grid,
+        supervisor=supervisor,
+        at=at,
+        lang=lang,
+        basemap=basemap,
         viewer=viewer,
     )
 

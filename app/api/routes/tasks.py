@@ -14,21 +14,37 @@ from app.services import workflow as service
 router = APIRouter(prefix="/api/v1/tasks", tags=["workflow 案件流转"])
 
 # "unit" and "handler" are the same list: the cases a unit (its handlers) must act on.
-Role = Literal["supervisor", "handler", "unit", "acceptor", "shift_leader", "dispatcher",
-               "command_centre"]
+Role = Literal[
+    "supervisor", "handler", "unit", "acceptor", "shift_leader", "dispatcher", "command_centre"
+]
 
 
 @router.get("", summary="待办任务 / tasks by role, ordered by time left")
-def read_tasks(engine: EngineDep, settings: SettingsDep, page: PageDep, role: Role, user: CurrentUser,
-               grid: str | None = Query(None, pattern="^[0-9]{15}$"),
-               supervisor: str | None = Query(None, max_length=200, description="监督员姓名"),
-               unit: str | None = Query(None, max_length=32, description="单位编码 / unit code"),
-               within: str | None = Query(None, pattern="^[0-9]{6,15}$",
-                                          description="只看此区域内 / only inside this area")):
+def read_tasks(
+    engine: EngineDep,
+    settings: SettingsDep,
+    page: PageDep,
+    role: Role,
+    user: CurrentUser,
+    grid: str | None = Query(None, pattern="^[0-9]{15}$"),
+    supervisor: str | None = Query(None, max_length=200, description="监督员姓名"),
+    unit: str | None = Query(None, max_length=32, description="单位编码 / unit code"),
+    within: str | None = Query(
+        None, pattern="^[0-9]{6,15}$", description="只看此区域内 / only inside this area"
+    ),
+):
     if set(user.roles) == {"handler"}:
         # A handler's list is its own unit's, whatever it asks for.
         role, unit = "handler", user.unit_code
-    items, total = service.list_tasks(engine, settings, role, grid=grid, supervisor=supervisor,
-                                      unit=unit, within=within, limit=page.limit,
-                                      offset=page.offset)
+    items, total = service.list_tasks(
+        engine,
+        settings,
+        role,
+        grid=grid,
+        supervisor=supervisor,
+        unit=unit,
+        within=within,
+        limit=page.limit,
+        offset=page.offset,
+    )
     return {"role": role, "numberMatched": total, "numberReturned": len(items), "items": items}

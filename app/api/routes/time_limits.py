@@ -27,15 +27,29 @@ class TimeLimitBody(BaseModel):
 
 
 @router.get("", summary="处置时限列表 / time limits")
-def read_time_limits(engine: EngineDep, settings: SettingsDep, kind: Kind | None = None,
-                     class_code: str | None = Query(None, alias="class", pattern="^[0-9]{4,5}$")):
+def read_time_limits(
+    engine: EngineDep,
+    settings: SettingsDep,
+    kind: Kind | None = None,
+    class_code: str | None = Query(None, alias="class", pattern="^[0-9]{4,5}$"),
+):
     items = service.list_time_limits(engine, settings, kind, class_code)
     return {"count": len(items), "items": items}
 
 
 @router.put(
-    "", summary="设置处置时限 / create or change a time limit", dependencies=[require("shift_leader")]
+    "",
+    summary="设置处置时限 / create or change a time limit",
+    dependencies=[require("shift_leader")],
 )
 def set_time_limit(body: TimeLimitBody, engine: EngineDep, settings: SettingsDep):
-    return service.set_time_limit(engine, settings, body.class_kind, body.class_code,
-                                  body.criterion, body.value, body.unit, body.note)
+    return service.set_time_limit(
+        engine,
+        settings,
+        body.class_kind,
+        body.class_code,
+        body.criterion,
+        body.value,
+        body.unit,
+        body.note,
+    )

@@ -16,13 +16,18 @@ router = APIRouter(prefix="/api/v1/events", tags=["workflow 案件流转"])
 class TransitionBody(BaseModel):
     """One workflow action on a case."""
 
-    action: str = Field(..., description="如 request_verification, confirm, file, dispatch, accept, "
-                                         "handle, request_check, close, rework, return, "
-                                         "request_extension, approve_extension, request_shelving, "
-                                         "approve_shelving, resume …")
+    action: str = Field(
+        ...,
+        description="如 request_verification, confirm, file, dispatch, accept, "
+        "handle, request_check, close, rework, return, "
+        "request_extension, approve_extension, request_shelving, "
+        "approve_shelving, resume …",
+    )
     note: str | None = Field(None, max_length=4000)
     photo_urls: list[HttpUrl] = Field(default_factory=list, max_length=20)
-    unit_code: str | None = Field(None, max_length=32, description="派遣到的单位 / unit to dispatch to")
+    unit_code: str | None = Field(
+        None, max_length=32, description="派遣到的单位 / unit to dispatch to"
+    )
     hours: float | None = Field(None, gt=0, le=10_000, description="延期小时数 / extension hours")
     criterion: str | None = Field(None, max_length=200, description="立案条件 / filing criterion")
 
@@ -36,12 +41,20 @@ WORKFLOW_ROLES = ("supervisor", "acceptor", "shift_leader", "dispatcher", "handl
     summary="案件流转 / apply a workflow action",
     dependencies=[require(*WORKFLOW_ROLES)],
 )
-def create_transition(event_id: int, body: TransitionBody, engine: EngineDep,
-                      settings: SettingsDep, user: CurrentUser):
+def create_transition(
+    event_id: int, body: TransitionBody, engine: EngineDep, settings: SettingsDep, user: CurrentUser
+):
     request = service.TransitionInput(
-        action=body.action, note=body.note, photo_urls=tuple(str(u) for u in body.photo_urls),
-        unit_code=body.unit_code, hours=body.hours, criterion=body.criterion)
-    return service.transition(engine, settings, event_id, request, service.actor_for(user, body.action))
+        action=body.action,
+        note=body.note,
+        photo_urls=tuple(str(u) for u in body.photo_urls),
+        unit_code=body.unit_code,
+        hours=body.hours,
+        criterion=body.criterion,
+    )
+    return service.transition(
+        engine, settings, event_id, request, service.actor_for(user, body.action)
+    )
 
 
 @router.get("/{event_id}/workflow", summary="流转状态与时限 / status, deadline and clock")

@@ -33,8 +33,9 @@ def read_users(engine: EngineDep):
 
 @router.post("", status_code=201, summary="新增用户 / add a user")
 def create_user(body: UserCreate, engine: EngineDep):
-    return service.create_user(engine, body.username, body.password, body.roles, body.display_name,
-                               body.unit_code)
+    return service.create_user(
+        engine, body.username, body.password, body.roles, body.display_name, body.unit_code
+    )
 
 
 @router.patch("/{username}", summary="修改用户 / change a user")
