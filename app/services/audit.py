@@ -8,8 +8,6 @@ import logging
 import time
 from datetime import UTC, datetime
 
-from sqlalchemy.exc import DBAPIError
-
 from app.db import users as repo
 from app.db.intake import IntakeDatabase
 
@@ -79,7 +77,7 @@ class AuditTrail:
             async with self.db.connection() as conn:
                 await repo.write_audit_rows(conn, rows)
             return True
-        except DBAPIError:
+        except Exception:  # the writer must outlive any one failure, not only the database's
             log.exception("writing %d audit rows failed; retrying", len(rows))
             self._pending[:0] = rows  # before what arrived meanwhile, in order
             del self._pending[:-MAX_PENDING]
