@@ -121,23 +121,7 @@ ORDER BY q.i
 """
 
 
-STATEMENT = Statement(
-    FACTS,
-    (
-        "lon",
-        "lat",
-        "kind",
-        "code",
-        "ident",
-        "at",
-        "scheme",
-        "street_m",
-        "component_m",
-        "dup_m",
-        "window_s",
-        "with_duplicates",
-    ),
-)
+STATEMENT = Statement(FACTS)
 
 
 async def gather_facts(

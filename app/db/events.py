@@ -52,39 +52,9 @@ WITH ins AS (
     SELECT id, :reporter, 'report', NULL, 'reported', :log_note FROM ins
 )
 """
-    + EVENT_SELECT.replace("FROM event e", "FROM ins e"),
-    (
-        "scheme",
-        "class_kind",
-        "class_code",
-        "lon",
-        "lat",
-        "location_text",
-        "description",
-        "source",
-        "reporter",
-        "reporter_contact",
-        "photo_urls",
-        "idempotency_key",
-        "public_token",
-        "observed_at",
-        "reported_at",
-        "grid_id",
-        "grid_code",
-        "community_code",
-        "subdistrict_code",
-        "district_code",
-        "street_id",
-        "street_distance_m",
-        "component_id",
-        "component_distance_m",
-        "unit_id",
-        "assignment",
-        "deadline_at",
-        "log_note",
-    ),
+    + EVENT_SELECT.replace("FROM event e", "FROM ins e")
 )
-EVENT_BY_IDEMPOTENCY_KEY = Statement(EVENT_SELECT + " WHERE e.idempotency_key = :key", ("key",))
+EVENT_BY_IDEMPOTENCY_KEY = Statement(EVENT_SELECT + " WHERE e.idempotency_key = :key")
 
 
 async def insert_reported_event(conn: IntakeConnection, values: dict, log_note: str) -> dict | None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import asyncpg
@@ -35,16 +35,16 @@ POOL_SIZE = 10
 CONNECTION_LOST = (OSError, asyncpg.PostgresConnectionError, asyncpg.OperatorInterventionError)
 
 
-class Statement:
-    """``sql`` with ``:name`` parameters, run with a dict of values."""
+PARAMETER = re.compile(r"(?<!:):([a-z_][a-z0-9_]*)\b")  # ":name", not a "::type" cast
 
-    def __init__(self, sql: str, names: Sequence[str]) -> None:
-        self.names = tuple(names)
-        positional = sql
-        for n, name in enumerate(self.names, 1):
-            positional = re.sub(rf":{name}\b", f"${n}", positional)
-        assert not re.search(r"(?<!:):[a-z_]+\b", positional), "a parameter has no name"
-        self.sql = positional
+
+class Statement:
+    """``sql`` with ``:name`` parameters (numbered in order of first use), run with a dict."""
+
+    def __init__(self, sql: str) -> None:
+        self.names = tuple(dict.fromkeys(PARAMETER.findall(sql)))
+        number = {name: f"${n}" for n, name in enumerate(self.names, 1)}
+        self.sql = PARAMETER.sub(lambda m: number[m[1]], sql)
 
     def args(self, values: dict) -> list:
         return [values[name] for name in self.names]

@@ -64,12 +64,11 @@ def unit_exists(conn: Connection, code: str) -> bool:
 AUDIT_INSERT = Statement(
     "INSERT INTO audit_log (at, username, method, path, status, client) "
     "SELECT * FROM unnest(CAST(:at AS timestamptz[]), CAST(:u AS text[]), "
-    "CAST(:m AS text[]), CAST(:p AS text[]), CAST(:s AS int[]), CAST(:c AS text[]))",
-    ("at", "u", "m", "p", "s", "c"),
+    "CAST(:m AS text[]), CAST(:p AS text[]), CAST(:s AS int[]), CAST(:c AS text[]))"
 )
 
 
 async def write_audit_rows(conn: IntakeConnection, rows: list[tuple]) -> None:
     """Audit rows as (at, username, method, path, status, client) tuples, in one statement."""
-    columns = (list(c) for c in zip(*rows, strict=True))
-    await conn.rows(AUDIT_INSERT, dict(zip(AUDIT_INSERT.names, columns, strict=True)))
+    at, u, m, p, s, c = (list(column) for column in zip(*rows, strict=True))
+    await conn.rows(AUDIT_INSERT, {"at": at, "u": u, "m": m, "p": p, "s": s, "c": c})
