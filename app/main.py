@@ -16,6 +16,7 @@ from app.api.problems import install_problem_handlers
 from app.db.intake import IntakeDatabase
 from app.db.session import make_engine, resolve_database_url
 from app.services.audit import AuditTrail
+from app.services.intake import ReportQueue
 from app.settings import Settings
 
 DESCRIPTION = """
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await app.state.intake.open()
         app.state.sessionmaker = sessionmaker(engine, expire_on_commit=False)
         app.state.audit = AuditTrail(app.state.intake)
+        app.state.reports = ReportQueue(app.state.intake, settings)
         # Everything loaded so far lives as long as the process: out of the collector's
         # sight, a full collection no longer walks it (those pauses stalled every request
         # in flight for tens of milliseconds).
@@ -47,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gc.freeze()
         yield
         gc.unfreeze()  # one process may build many apps (tests): let them be collected
+        await app.state.reports.close()
         await app.state.audit.close()
         await app.state.intake.close()
         engine.dispose()

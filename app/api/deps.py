@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from app.db.intake import IntakeDatabase
+from app.services.intake import ReportQueue
 from app.settings import Settings
 
 
@@ -25,6 +26,10 @@ async def get_engine(request: Request) -> Engine:
 
 async def get_intake(request: Request) -> IntakeDatabase:
     return request.app.state.intake
+
+
+async def get_reports(request: Request) -> ReportQueue:
+    return request.app.state.reports
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -53,5 +58,6 @@ def language_of(request: Request, lang: str | None = None) -> str:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 IntakeDep = Annotated[IntakeDatabase, Depends(get_intake)]
+ReportsDep = Annotated[ReportQueue, Depends(get_reports)]
 SessionDep = Annotated[Session, Depends(get_session)]
 LanguageDep = Annotated[str, Depends(get_language)]

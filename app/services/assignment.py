@@ -68,7 +68,24 @@ async def assign_points(
 ) -> list[dict | None]:
     """Assignments for ``points`` in order; None where the point is outside every grid.
     Raises UnknownClassError naming every class the scheme does not have."""
-    facts = await repo.gather_facts(
+    facts = await gather_facts(conn, settings, points, with_duplicates=with_duplicates)
+    missing = {(p.kind, p.code) for p, f in zip(points, facts, strict=True) if f["class"] is None}
+    if missing:
+        raise unknown_classes(settings.class_scheme, missing)
+    if len(points) > DECIDE_ON_LOOP:
+        return await anyio.to_thread.run_sync(_decide_all, settings, points, facts)
+    return _decide_all(settings, points, facts)
+
+
+async def gather_facts(
+    conn: IntakeConnection,
+    settings: Settings,
+    points: Sequence[PointRequest],
+    *,
+    with_duplicates: bool = True,
+) -> list[dict]:
+    """The facts behind each point's assignment, in order (one query for all)."""
+    return await repo.gather_facts(
         conn,
         scheme=settings.class_scheme,
         lon=[p.lon for p in points],
@@ -83,21 +100,18 @@ async def assign_points(
         window_s=settings.duplicate_window_days * 86400,
         with_duplicates=with_duplicates,
     )
-    missing = {(p.kind, p.code) for p, f in zip(points, facts, strict=True) if f["class"] is None}
-    if missing:
-        raise unknown_classes(settings.class_scheme, missing)
-    if len(points) > DECIDE_ON_LOOP:
-        return await anyio.to_thread.run_sync(_decide_all, settings, points, facts)
-    return _decide_all(settings, points, facts)
+
+
+def decide_point(settings: Settings, point: PointRequest, f: dict) -> dict | None:
+    """The assignment of one point from its facts; None outside every grid. Its class must
+    exist (``f["class"]``)."""
+    return decide(settings, point, f, f["class"], _units(f), f["centre"]) if f["grid_id"] else None
 
 
 def _decide_all(
     settings: Settings, points: Sequence[PointRequest], facts: list[dict]
 ) -> list[dict | None]:
-    return [
-        decide(settings, p, f, f["class"], _units(f), f["centre"]) if f["grid_id"] else None
-        for p, f in zip(points, facts, strict=True)
-    ]
+    return [decide_point(settings, p, f) for p, f in zip(points, facts, strict=True)]
 
 
 def _units(f: dict) -> dict[int, dict]:

@@ -1,8 +1,9 @@
 """Open311 GeoReport v2: the deployment's classes as services, its cases as service requests.
 
 A second intake channel beside ``/api/v1/events``: a POSTed request lands as an ordinary case
-through :func:`app.services.events.create_event`, and every case from every channel reads back
-as a service request (they are all the city's cases). Spec: https://wiki.open311.org/GeoReport_v2
+through :meth:`app.services.intake.ReportQueue.create_event`, and every case from every
+channel reads back as a service request (they are all the city's cases).
+Spec: https://wiki.open311.org/GeoReport_v2
 """
 
 from __future__ import annotations
@@ -20,10 +21,9 @@ from sqlalchemy import Engine
 from app.db import classes as class_repo
 from app.db import events as events_repo
 from app.db import open311 as repo
-from app.db.intake import IntakeDatabase
 from app.errors import InvalidInputError, NotFoundError, UnknownClassError
 from app.schemas.events import EventCreate
-from app.services import events as events_service
+from app.services.intake import ReportQueue
 from app.settings import Settings
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
@@ -171,7 +171,7 @@ def _class_of(engine: Engine, settings: Settings, code: str | None) -> dict | No
 
 
 async def create_request(
-    engine: Engine, intake: IntakeDatabase, settings: Settings, fields: Mapping[str, Any]
+    engine: Engine, reports: ReportQueue, settings: Settings, fields: Mapping[str, Any]
 ) -> dict:
     """Store a POSTed service request as a case; the spec's response item with its token."""
     # api_key is accepted and ignored: key checks (403 in the spec) arrive with accounts.
@@ -186,7 +186,7 @@ async def create_request(
             f"service_code {code} not found; see services for valid codes",
         )
     report = _report(fields, row, *_location(fields))
-    event, _ = await events_service.create_event(intake, settings, report, public_token=True)
+    event, _ = await reports.create_event(report, public_token=True)
     return {
         "service_request_id": str(event["id"]),
         "token": event["public_token"],

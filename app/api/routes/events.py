@@ -8,7 +8,7 @@ from fastapi.routing import APIRoute
 from pydantic import ValidationError
 
 from app.api.auth import CurrentUser, authenticate, ensure_role, oauth2, require
-from app.api.deps import EngineDep, IntakeDep, SettingsDep
+from app.api.deps import EngineDep, IntakeDep, ReportsDep, SettingsDep
 from app.api.responses import FastJSONResponse, model_response
 from app.errors import InvalidInputError
 from app.schemas.events import AssignRequest, EventCreate, EventOut
@@ -47,8 +47,7 @@ class ReportRoute(APIRoute):
                         }
                     ]
                 )
-            state = request.app.state
-            return await create_event(body, state.intake, state.settings, key)
+            return await create_event(body, request.app.state.reports, key)
 
         return handle
 
@@ -79,8 +78,7 @@ async def _json_body(request: Request) -> EventCreate:
 
 async def create_event(
     body: EventCreate,
-    intake: IntakeDep,
-    settings: SettingsDep,
+    reports: ReportsDep,
     idempotency_key: str | None = Header(None, max_length=KEY_MAX),
 ):
     if idempotency_key:
@@ -90,7 +88,7 @@ async def create_event(
                 "Idempotency-Key header and body idempotency_key differ",
             )
         body.idempotency_key = idempotency_key
-    event, created = await service.create_event(intake, settings, body)
+    event, created = await reports.create_event(body)
     headers = {"Location": f"/api/v1/events/{event['id']}"}
     if not created:
         headers["Idempotent-Replayed"] = "true"

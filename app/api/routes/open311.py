@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from app.api.deps import EngineDep, IntakeDep, LanguageDep, SettingsDep, language_of
+from app.api.deps import EngineDep, LanguageDep, ReportsDep, SettingsDep, language_of
 from app.api.ratelimit import limit_public_writes
 from app.errors import DomainError, InvalidInputError, NotFoundError
 from app.services import open311 as service
@@ -206,10 +206,10 @@ async def create_request(
     fields: Annotated[dict, Depends(intake_fields)],
     fmt: FormatDep,
     engine: EngineDep,
-    intake: IntakeDep,
+    reports: ReportsDep,
     settings: SettingsDep,
 ):
-    created = await service.create_request(engine, intake, settings, fields)
+    created = await service.create_request(engine, reports, settings, fields)
     location = f"{router.prefix}/v2/requests/{created['service_request_id']}.{fmt}"
     return render(fmt, "service_requests", [created], 201, headers={"Location": location})
 
