@@ -80,6 +80,13 @@ class ConflictError(DomainError):
     title_en = "Conflict"
 
 
+class UnavailableError(DomainError):
+    status = 503
+    type_slug = "unavailable"
+    title_zh = "服务暂不可用"
+    title_en = "Service unavailable"
+
+
 @dataclass(frozen=True)
 class RowProblem:
     """One reason one input row (1-based, as a spreadsheet counts data rows) was refused."""

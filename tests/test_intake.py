@@ -8,7 +8,13 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from app.db.intake import IntakeDatabase
-from app.errors import ConflictError, InvalidInputError, OutsideCoverageError, UnknownClassError
+from app.errors import (
+    ConflictError,
+    InvalidInputError,
+    OutsideCoverageError,
+    UnavailableError,
+    UnknownClassError,
+)
 from app.schemas.events import EventCreate
 from app.services.intake import ReportQueue
 from tests import small_district as sd
@@ -125,3 +131,28 @@ def test_a_report_the_database_refuses_fails_alone(engine, settings):
     assert isinstance(answers[2], DBAPIError) and "refused" in str(answers[2])
     assert [a[0]["description"] for i, a in enumerate(answers) if i != 2] == ["一", "二", "三"]
     assert [row[0] for row in _stored(engine)] == ["一", "二", "三"]
+
+
+def test_closing_stores_the_waiting_reports_and_refuses_later_ones(engine, settings):
+    sd.build(engine)
+
+    async def scenario():
+        db = IntakeDatabase(settings.database_url)
+        await db.open()
+        queue = ReportQueue(db, settings)
+        waiting = [
+            asyncio.create_task(queue.create_event(_report(30, 30, description=str(n))))
+            for n in range(5)
+        ]
+        await asyncio.sleep(0)  # all five are in the queue
+        await asyncio.wait_for(queue.close(), timeout=5)
+        later = await asyncio.gather(queue.create_event(_report(30, 30)), return_exceptions=True)
+        await db.close()
+        return await asyncio.gather(*waiting), later
+
+    stored, later = asyncio.run(scenario())
+    assert [(e["description"], created) for e, created in stored] == [
+        (str(n), True) for n in range(5)
+    ]
+    assert isinstance(later[0], UnavailableError) and later[0].status == 503
+    assert len(_stored(engine)) == 5

@@ -31,7 +31,13 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from app.db import events as repo
 from app.db.intake import IntakeConnection, IntakeDatabase
-from app.errors import ConflictError, DomainError, InvalidInputError, OutsideCoverageError
+from app.errors import (
+    ConflictError,
+    DomainError,
+    InvalidInputError,
+    OutsideCoverageError,
+    UnavailableError,
+)
 from app.schemas.events import EventCreate
 from app.services.assignment import (
     assignment_json,
@@ -79,6 +85,7 @@ class ReportQueue:
         self.db = db
         self.settings = settings
         self.largest_batch = 0  # for the curious (and the tests): batching at work
+        self._closed = False
         self._waiting: asyncio.Queue[_Report | None] = asyncio.Queue()
         self._lanes = [
             asyncio.create_task(self._lane(), name=f"report-lane-{n}") for n in range(lanes)
@@ -89,12 +96,16 @@ class ReportQueue:
     ) -> tuple[dict, bool]:
         """Store a case with its assignment; returns (case, created). A replayed key returns
         the original case with created=False and stores nothing."""
+        if self._closed:
+            raise _shutting_down()
         answer = asyncio.get_running_loop().create_future()
         self._waiting.put_nowait(_Report(request, public_token, datetime.now(UTC), answer))
         return await answer
 
     async def close(self) -> None:
-        """Store what is waiting, then stop the lanes (cut short after ``CLOSE_SECONDS``)."""
+        """Store what is waiting, then stop the lanes (cut short after ``CLOSE_SECONDS``:
+        the reports not stored by then are answered 503)."""
+        self._closed = True
         for _ in self._lanes:
             self._waiting.put_nowait(None)  # one stop sign per lane, behind the reports
         _, late = await asyncio.wait(self._lanes, timeout=CLOSE_SECONDS)
@@ -102,6 +113,9 @@ class ReportQueue:
             lane.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.gather(*late)
+        while not self._waiting.empty():
+            if report := self._waiting.get_nowait():
+                report.settle(_shutting_down())
 
     async def _lane(self) -> None:
         while (first := await self._waiting.get()) is not None:
@@ -114,7 +128,12 @@ class ReportQueue:
                     break
                 batch.append(report)
             self.largest_batch = max(self.largest_batch, len(batch))
-            await self._store(batch)
+            try:
+                await self._store(batch)
+            except asyncio.CancelledError:  # cut short by close()
+                for report in batch:
+                    report.settle(_shutting_down())
+                raise
             if stop:
                 return
 
@@ -179,6 +198,14 @@ class ReportQueue:
                 report.settle((await _replay(conn, report), False))
             except DomainError as exc:
                 report.settle(exc)
+
+
+def _shutting_down() -> UnavailableError:
+    return UnavailableError(
+        "系统正在停止，本次上报可能未保存：请稍后用同一幂等键重试",
+        "the service is shutting down and the report may not be stored: "
+        "retry shortly with the same idempotency key",
+    )
 
 
 def _outside(request: EventCreate) -> OutsideCoverageError:
