@@ -111,7 +111,7 @@ LEFT JOIN LATERAL (
         SELECT e.id, e.status, e.reported_at,
                ST_Distance(ST_Transform(e.geom, q.srid), q.mpt) AS distance_m
         FROM event e
-        WHERE :with_duplicates AND e.scheme = :scheme AND e.class_kind = q.kind
+        WHERE e.scheme = :scheme AND e.class_kind = q.kind
           AND e.class_code = q.code AND e.status NOT IN ('closed', 'voided')
           AND e.reported_at <= q.at AND e.reported_at >= q.at - make_interval(secs => :window_s)
           AND e.geom && ST_Expand(q.pt, :dup_m * q.dlon, :dup_m * q.dlat)
@@ -138,7 +138,6 @@ async def gather_facts(
     component_m: float,
     dup_m: float,
     window_s: float,
-    with_duplicates: bool = True,
 ) -> list[dict]:
     """The assignment facts for each point, in input order."""
     return await conn.rows(
@@ -155,6 +154,5 @@ async def gather_facts(
             "component_m": component_m,
             "dup_m": dup_m,
             "window_s": window_s,
-            "with_duplicates": with_duplicates,
         },
     )

@@ -9,6 +9,7 @@ specific dispatch rule for (class, area); the grid's own unit; the sub-district 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,7 +18,7 @@ import anyio
 import orjson
 
 from app.db import assignment as repo
-from app.db.intake import IntakeConnection
+from app.db.intake import IntakeConnection, IntakeDatabase
 from app.errors import UnknownClassError
 from app.settings import Settings
 
@@ -30,6 +31,9 @@ AREA_LEVEL = {
 # A report is decided on the event loop; a bigger preview (~20 µs a point) in a worker thread,
 # so the loop keeps answering meanwhile.
 DECIDE_ON_LOOP = 50
+# PostgreSQL runs a statement on one core: a big preview is split over two connections.
+SPLIT_FROM = 200
+SPLIT_PARTS = 2
 UNIT_HOURS = {"urgent_hours": 1, "working_hours": 1, "working_days": 24, "calendar_days": 24}
 UNIT_WORDS = {
     "urgent_hours": ("紧急工时", "urgent hours"),
@@ -60,15 +64,18 @@ def _fmt_m(value: float) -> str:
 
 
 async def assign_points(
-    conn: IntakeConnection,
-    settings: Settings,
-    points: Sequence[PointRequest],
-    *,
-    with_duplicates: bool = True,
+    db: IntakeDatabase, settings: Settings, points: Sequence[PointRequest]
 ) -> list[dict | None]:
     """Assignments for ``points`` in order; None where the point is outside every grid.
     Raises UnknownClassError naming every class the scheme does not have."""
-    facts = await gather_facts(conn, settings, points, with_duplicates=with_duplicates)
+    size = max(1, len(points) if len(points) < SPLIT_FROM else -(-len(points) // SPLIT_PARTS))
+
+    async def part(chunk: Sequence[PointRequest]) -> list[dict]:
+        async with db.connection() as conn:
+            return await gather_facts(conn, settings, chunk)
+
+    parts = await asyncio.gather(*(part(points[i : i + size]) for i in range(0, len(points), size)))
+    facts = [f for p in parts for f in p]
     missing = {(p.kind, p.code) for p, f in zip(points, facts, strict=True) if f["class"] is None}
     if missing:
         raise unknown_classes(settings.class_scheme, missing)
@@ -81,8 +88,6 @@ async def gather_facts(
     conn: IntakeConnection,
     settings: Settings,
     points: Sequence[PointRequest],
-    *,
-    with_duplicates: bool = True,
 ) -> list[dict]:
     """The facts behind each point's assignment, in order (one query for all)."""
     return await repo.gather_facts(
@@ -98,7 +103,6 @@ async def gather_facts(
         component_m=settings.component_radius_m,
         dup_m=settings.duplicate_radius_m,
         window_s=settings.duplicate_window_days * 86400,
-        with_duplicates=with_duplicates,
     )
 
 

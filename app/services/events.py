@@ -58,8 +58,7 @@ async def preview_assignments(
             f"at most {settings.preview_max_points} points per request",
         )
     at = at or datetime.now(UTC)
-    async with db.connection() as conn:
-        results = await assign_points(conn, settings, [point_of(r, at) for r in refs])
+    results = await assign_points(db, settings, [point_of(r, at) for r in refs])
     out = []
     for i, (ref, assignment) in enumerate(zip(refs, results, strict=True)):
         if assignment is None:
