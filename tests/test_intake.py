@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from app.db.intake import IntakeDatabase
 from app.errors import (
@@ -156,3 +156,51 @@ def test_closing_stores_the_waiting_reports_and_refuses_later_ones(engine, setti
     ]
     assert isinstance(later[0], UnavailableError) and later[0].status == 503
     assert len(_stored(engine)) == 5
+
+
+def test_reports_go_on_when_the_database_has_dropped_the_connections(engine, settings):
+    # A restart or failover cuts every connection of the intake's pool, and the goodbye may
+    # still be unread on them: asyncpg then refuses the next statement ("cannot switch to
+    # state") without sending it. Such a report is stored over a new connection; one whose
+    # statement was already on its way when the server went may be answered 503. After that,
+    # reports are stored again, with no 500 and no hang.
+    sd.build(engine)
+
+    def cut_intake_connections() -> int:
+        with engine.connect() as conn:
+            return len(
+                conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                        "AND backend_type = 'client backend'"
+                    )
+                ).all()
+            )
+
+    async def scenario():
+        db = IntakeDatabase(settings.database_url)
+        await db.open()
+        queue = ReportQueue(db, settings)
+        try:
+            before = await queue.create_event(_report(30, 30, description="之前"))
+            cut = await asyncio.to_thread(cut_intake_connections)
+            caught = await asyncio.gather(
+                queue.create_event(_report(30, 30, description="断线时")), return_exceptions=True
+            )
+            after = [
+                await queue.create_event(_report(30, 30, description=d)) for d in ("之后", "再之后")
+            ]
+        finally:
+            await asyncio.wait_for(queue.close(), timeout=5)
+            await db.close()
+        return before, cut, caught[0], after
+
+    before, cut, caught, after = asyncio.run(scenario())
+    assert cut >= 2  # the report lane's connection and the pool's warm ones
+    assert isinstance(caught, (tuple, OperationalError)), caught
+    assert [(e["description"], created) for e, created in [before, *after]] == [
+        ("之前", True),
+        ("之后", True),
+        ("再之后", True),
+    ]

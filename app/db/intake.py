@@ -35,6 +35,9 @@ POOL_SIZE = 10
 CONNECTION_LOST = (OSError, asyncpg.PostgresConnectionError, asyncpg.OperatorInterventionError)
 
 
+# asyncpg's refusal to start an operation while the connection is in another state: raised
+# before anything is sent (an out-of-step connection), so the statement did not run.
+_NOT_SENT = re.compile(r"^cannot switch to state \d+")
 PARAMETER = re.compile(r"(?<!:):([a-z_][a-z0-9_]*)\b")  # ":name", not a "::type" cast
 
 
@@ -108,27 +111,57 @@ class IntakeDatabase:
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[IntakeConnection]:
         """A pooled connection for a few statements; 503 when none can be had."""
+        conn = IntakeConnection(self, await self._acquire())
+        try:
+            yield conn
+        finally:
+            if conn.conn is not None:  # None when a replacement could not be had
+                await self._release(conn.conn)
+
+    async def _acquire(self) -> asyncpg.Connection:
         assert self.pool is not None, "IntakeDatabase.open() first"
         try:
-            conn = await self.pool.acquire(timeout=10)
+            return await self.pool.acquire(timeout=10)
         except CONNECTION_LOST as exc:
             raise OperationalError("connect", None, exc) from exc
-        try:
-            yield IntakeConnection(conn)
-        finally:
-            await self.pool.release(conn)
+
+    async def _release(self, conn: asyncpg.Connection) -> None:
+        assert self.pool is not None
+        await self.pool.release(conn)
+
+    async def _discard(self, conn: asyncpg.Connection) -> None:
+        # A connection that failed this way is gone, and so probably are the pool's others
+        # (a restart or failover cuts them all): each is replaced at its next acquire.
+        assert self.pool is not None
+        conn.terminate()
+        await self.pool.expire_connections()
 
 
 class IntakeConnection:
     """One pooled connection; each statement is its own transaction (autocommit)."""
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self.conn = conn
+    def __init__(self, db: IntakeDatabase, conn: asyncpg.Connection) -> None:
+        self.db = db
+        self.conn: asyncpg.Connection | None = conn
 
     async def rows(self, statement: Statement, values: dict) -> list[dict]:
+        assert self.conn is not None
+        args = statement.args(values)
         try:
-            return [dict(r) for r in await self.conn.fetch(statement.sql, *statement.args(values))]
-        except CONNECTION_LOST as exc:
+            try:
+                return [dict(r) for r in await self.conn.fetch(statement.sql, *args)]
+            except asyncpg.InternalClientError as exc:
+                if not _NOT_SENT.search(str(exc)):
+                    raise
+                # Out of step with the server before sending anything: a restart's goodbye
+                # is still unread on this connection. Nothing ran, so once more on a new one.
+                await self.db._discard(self.conn)
+                stale, self.conn = self.conn, None
+                await self.db._release(stale)
+                self.conn = await self.db._acquire()
+                return [dict(r) for r in await self.conn.fetch(statement.sql, *args)]
+        except (*CONNECTION_LOST, asyncpg.InternalClientError) as exc:
+            await self.db._discard(self.conn)
             raise OperationalError(statement.sql, None, exc) from exc
         except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise DBAPIError(statement.sql, None, exc) from exc
