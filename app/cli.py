@@ -124,8 +124,8 @@ def db_downgrade(revision: Annotated[str, typer.Argument(help="target, e.g. base
 def _migrate(settings: Settings, revision: str = "head") -> str:
     from app.db.migrate import upgrade
     from app.db.session import make_engine
-    from app.services.calendar import load_workflow_defaults
-    from app.services.classes import load_standard_classes
+    from app.services.catalog.classes import load_standard_classes
+    from app.services.workflow.calendar import load_workflow_defaults
 
     url = _database_url(settings)
     upgrade(url, revision)
@@ -189,7 +189,7 @@ def import_layer(
     ] = None,
 ) -> None:
     """Import FILE (GeoJSON, GeoPackage, zipped Shapefile, CSV; events also NDJSON) all-or-nothing."""
-    from app.services.imports import ImportOptions, import_file
+    from app.services.catalog.imports import ImportOptions, import_file
 
     if layer not in LAYERS:
         raise typer.BadParameter(f"one of {', '.join(LAYERS)}", param_hint="LAYER")
@@ -231,7 +231,7 @@ def _import_events(
     skip_invalid: bool,
     rejects: Path | None,
 ) -> None:
-    from app.services.event_import import EventImportOptions, import_events
+    from app.services.intake.event_import import EventImportOptions, import_events
 
     if skip_invalid and rejects is None:
         rejects = file.with_name(file.name.split(".")[0] + ".rejects.csv")
@@ -294,7 +294,7 @@ def demo_load(
     force: Annotated[bool, typer.Option(help="load even if the database has grids")] = False,
 ) -> None:
     """Load the demo district into the database (only when it holds no grids, unless --force)."""
-    from app.services.demo import load_demo
+    from app.services.demo.load import load_demo
 
     settings = _settings()
     engine = _engine(settings)
@@ -378,7 +378,7 @@ def _serve_workers(host: str, port: int, workers: int, access_log: bool) -> None
 @app.command("run")
 def run(host: str | None = None, port: int | None = None, workers: int = 1) -> None:
     """Everything a newcomer needs: database, migrations, demo district, then serve."""
-    from app.services.demo import create_demo_accounts, load_demo
+    from app.services.demo.load import create_demo_accounts, load_demo
 
     settings = _settings()
     url = _migrate(settings)
@@ -402,14 +402,11 @@ def run(host: str | None = None, port: int | None = None, workers: int = 1) -> N
 
 
 def _register_command_modules() -> None:
-    """Let each module in app/commands/ add its own commands (one module per area of work)."""
-    import importlib
-    import pkgutil
+    """Each module in app/commands/ adds its own commands (one module per area of work)."""
+    from app.commands import components, grids, maps, users, workflow
 
-    import app.commands as commands
-
-    for module in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        importlib.import_module(f"{commands.__name__}.{module.name}").register(app)
+    for module in (components, grids, maps, users, workflow):
+        module.register(app)
 
 
 _register_command_modules()

@@ -3,20 +3,41 @@
 from __future__ import annotations
 
 import gc
-import importlib
-import pkgutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from sqlalchemy.orm import sessionmaker
 
-import app.api.routes as routes
 from app.api.problems import install_problem_handlers
-from app.db.intake import IntakeDatabase
+from app.api.routes import (
+    areas,
+    auth,
+    calendar,
+    classes,
+    components,
+    dispatch_rules,
+    evaluation,
+    events,
+    grids,
+    health,
+    home,
+    hotspots,
+    login,
+    maps,
+    open311,
+    stats,
+    streets,
+    tasks,
+    time_limits,
+    transitions,
+    units,
+    users,
+)
+from app.db.pool import IntakeDatabase
 from app.db.session import make_engine, resolve_database_url
-from app.services.audit import AuditTrail
-from app.services.intake import ReportQueue
+from app.services.accounts.audit import AuditTrail
+from app.services.intake.reports import ReportQueue
 from app.settings import Settings
 
 DESCRIPTION = """
@@ -109,13 +130,31 @@ class AuditWrites:
             )
 
 
-def _routers() -> list:
-    """Every ``router`` in ``app/api/routes/`` (one module per resource): events first, then in
-    module-name order. A request is matched against the routes one by one; the intake, the
-    busiest write, paid ~0.2 ms (8 % of its server time) to reach its place after seven
-    routers."""
-    modules = sorted(
-        (m.name for m in pkgutil.iter_modules(routes.__path__)),
-        key=lambda name: (name != "events", name),
-    )
-    return [importlib.import_module(f"{routes.__name__}.{name}").router for name in modules]
+def _routers() -> list[APIRouter]:
+    """The routers, listed: events first. A request is matched against the routes one by
+    one; the intake, the busiest write, paid ~0.2 ms (8 % of its server time) to reach its
+    place after seven routers."""
+    return [
+        events.router,
+        areas.router,
+        auth.router,
+        calendar.router,
+        classes.router,
+        components.router,
+        dispatch_rules.router,
+        evaluation.router,
+        grids.router,
+        health.router,
+        home.router,
+        hotspots.router,
+        login.router,
+        maps.router,
+        open311.router,
+        stats.router,
+        streets.router,
+        tasks.router,
+        time_limits.router,
+        transitions.router,
+        units.router,
+        users.router,
+    ]

@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     }
     # Traffic light: green below this share of the limit used, yellow up to 100 %, red overdue.
     workflow_yellow_share: float = 0.8
-    # Evaluation (GB/T 30428.4): composite weights per level / post (keys: app.services.evaluation
+    # Evaluation (GB/T 30428.4): composite weights per level / post (keys: app.services.workflow.evaluation
     # SCORES), count-score bands (count ≤ bound → score), and grade floors; defaults from the
     # standards summary, section 5.
     evaluation_weights: dict[str, dict[str, float]] = {
@@ -133,7 +133,7 @@ class Settings(BaseSettings):
     map_grid_detail_max: int = 20_000
 
     # -- Grid topology, edits and generation (issue: planners) ------------------------------
-    # The topology rules of gis.topology; the database trigger (migration 0006) has the same
+    # The topology rules of gis.grids.topology; the database trigger (migration 0006) has the same
     # defaults, and edits and reports pass these values to it for their transaction.
     grid_area_min_m2: float = 2_000.0  # outside the band: a warning, not an error
     grid_area_max_m2: float = 50_000.0

@@ -2,9 +2,9 @@
 
     python -m bench assign --grids 100000 --events 1000000
 
-On one synthetic district (gis.demo) loaded into a fresh database of the embedded cluster:
+On one synthetic district (gis.demo.district) loaded into a fresh database of the embedded cluster:
 
-1. grid lookup for every event point — our cell index (gis.locate.GridIndex) vs geopandas
+1. grid lookup for every event point — our cell index (gis.grids.locate.GridIndex) vs geopandas
    ``sjoin`` vs a plain PostGIS ``JOIN … ON ST_Intersects`` (all three must agree);
 2. the whole bulk assignment (grid, street, component, unit rule, duplicates) and the whole
    ``import events`` (assignment + COPY into the event table);
@@ -37,15 +37,15 @@ from sqlalchemy import text
 from app import PROJECT_ROOT
 from app.db.migrate import upgrade
 from app.db.session import make_engine
-from app.services.bulk_assignment import gather_bulk_facts
-from app.services.classes import load_standard_classes
-from app.services.demo import LAYER_OPTIONS, _event_table
-from app.services.event_import import import_event_frame
-from app.services.imports import import_frame
+from app.services.catalog.classes import load_standard_classes
+from app.services.catalog.imports import import_frame
+from app.services.demo.load import LAYER_OPTIONS, _event_table
+from app.services.intake.bulk_assignment import gather_bulk_facts
+from app.services.intake.event_import import import_event_frame
 from app.settings import Settings
 from bench import loadgen
 from gis.demo import generate_district, read_district, write_district
-from gis.locate import GridIndex
+from gis.grids import GridIndex
 
 CACHE = PROJECT_ROOT / "bench" / "out"
 
@@ -149,7 +149,7 @@ def api_latency(url: str, points: np.ndarray, home: Path, workers: int = 1) -> d
     base = f"http://127.0.0.1:{port}"
     results: dict = {}
     from app.errors import ConflictError
-    from app.services.users import create_user, issue_token
+    from app.services.accounts.users import create_user, issue_token
 
     bench_settings = Settings(database_url=url, home=home)
     engine = make_engine(url)
@@ -361,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     n_import = args.import_events or len(table)
     from datetime import UTC, datetime
 
-    from app.services.event_files import check_rows
+    from app.services.intake.event_files import check_rows
 
     with engine.connect() as conn:
         rows, problems, _ = check_rows(conn, settings, table, datetime.now(UTC))

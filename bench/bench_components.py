@@ -2,7 +2,7 @@
 
     python -m bench components --grids 100000 --components 1000000
 
-On one synthetic district (gis.demo; cached in bench/out/) loaded into a fresh database of the
+On one synthetic district (gis.demo.district; cached in bench/out/) loaded into a fresh database of the
 embedded cluster (areas, units, grids, streets through the importer):
 
 1. the census import of ``--components`` components (a spatial sample of the district's,
@@ -27,10 +27,10 @@ from sqlalchemy import text
 
 from app.db.session import make_engine
 from app.main import create_app
-from app.services import components as components_service
-from app.services.demo import LAYER_OPTIONS
-from app.services.imports import ImportOptions, import_frame
-from app.services.users import create_user, issue_token
+from app.services.accounts.users import create_user, issue_token
+from app.services.catalog.imports import ImportOptions, import_frame
+from app.services.components import inventory as components_service
+from app.services.demo.load import LAYER_OPTIONS
 from app.settings import Settings
 from bench.bench_assign import _rss_mb, _timed, district_for, fresh_database
 

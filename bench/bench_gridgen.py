@@ -1,4 +1,4 @@
-"""Grid generation (gis.gridgen) on the synthetic demo district: time, memory, area spread.
+"""Grid generation (gis.grids.generate) on the synthetic demo district: time, memory, area spread.
 
 The demo generator's communities and streets are the input; its own grids are ignored. By
 default only the main streets (控制街/严管街) are kept, so blocks are several grids large and
@@ -27,8 +27,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     """Run the benchmark, print the results and return them."""
     args = _parse(argv)
     from gis.demo import generate_district
-    from gis.gridgen import generate_grids
-    from gis.topology import area_distribution, check_topology
+    from gis.grids import area_distribution, check_topology, generate_grids
 
     started = time.perf_counter()
     district = generate_district(n_grids=args.grids, seed=args.seed, events_per_grid=0.0)
@@ -88,8 +87,8 @@ def _import(district, grids) -> dict:
     from sqlalchemy import text
 
     from app.db.session import make_engine
-    from app.services.demo import LAYER_OPTIONS
-    from app.services.imports import import_frame
+    from app.services.catalog.imports import import_frame
+    from app.services.demo.load import LAYER_OPTIONS
     from app.settings import Settings
     from bench.bench_assign import fresh_database
     from tests.conftest import _server_url, drop_database

@@ -2,10 +2,10 @@
 
     python -m bench hotspots --grids 100000 --events 1000000
 
-On one synthetic district (gis.demo) loaded into a fresh database of the embedded cluster:
+On one synthetic district (gis.demo.district) loaded into a fresh database of the embedded cluster:
 
-1. queen weights from the grid polygons — ours (``gis.weights``) vs libpysal ``Queen``;
-2. Gi* — ours (``gis.hotspots.gi_star``) vs ``esda.G_Local(star=True, transform="B")``,
+1. queen weights from the grid polygons — ours (``gis.hotspots.weights``) vs libpysal ``Queen``;
+2. Gi* — ours (``gis.hotspots.statistics.gi_star``) vs ``esda.G_Local(star=True, transform="B")``,
    with the largest difference of z and p (they must agree to 1e-9);
 3. the API: ``GET /api/v1/hotspots/grids`` (cold = first call, warm = later calls), with and
    without geometry, a filtered call, ``/hotspots/streets`` (street and segment level),
@@ -15,7 +15,7 @@ On one synthetic district (gis.demo) loaded into a fresh database of the embedde
 Prints the timings; they are measured, never asserted. esda is optional (skipped if absent).
 
 The loader here (:func:`load_district`) writes a district straight into the tables with
-COPY, assigning grids and streets with ``gis.locate``/``gis.nearest``: the event import
+COPY, assigning grids and streets with ``gis.grids.locate``/``gis.nearest``: the event import
 pipeline would take minutes for a million events, which is not what this measures.
 """
 
@@ -80,7 +80,7 @@ def load_district(
     ``components``: all (True), none (False) or those of the grids whose code starts with
     the given prefix (a community, say: enough for a supervisor map, and quick).
     """
-    from gis.locate import GridIndex
+    from gis.grids import GridIndex
     from gis.nearest import nearest_within
 
     counts: dict[str, int] = {}
@@ -229,12 +229,15 @@ def _timed(label: str, fn, *args, repeat: int = 1, **kwargs):
 
 def compare_with_esda(grids, y: np.ndarray) -> dict:
     """Queen weights and Gi*: ours vs libpysal/esda on the same polygons and counts."""
-    from gis.hotspots import gi_star
-    from gis.weights import queen_contiguity
+    from gis.hotspots import gi_star, queen_contiguity
 
     out: dict = {}
-    w, out["ours_weights_s"] = _timed("ours: queen weights (gis.weights)", queen_contiguity, grids)
-    ours, out["ours_gi_s"] = _timed("ours: Gi* (gis.hotspots.gi_star)", gi_star, y, w, repeat=5)
+    w, out["ours_weights_s"] = _timed(
+        "ours: queen weights (gis.hotspots.weights)", queen_contiguity, grids
+    )
+    ours, out["ours_gi_s"] = _timed(
+        "ours: Gi* (gis.hotspots.statistics.gi_star)", gi_star, y, w, repeat=5
+    )
     try:
         import esda
         import libpysal
@@ -403,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     # hotspot counts are index-only scans.
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         _timed("VACUUM ANALYZE event", conn.execute, text("VACUUM (ANALYZE) event"))
-    from gis.locate import GridIndex
+    from gis.grids import GridIndex
 
     codes = GridIndex.build(grids[["code", "geometry"]]).locate_codes(
         district.events.geometry.x.to_numpy(), district.events.geometry.y.to_numpy()
@@ -412,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
     print("-- weights and Gi*: ours vs PySAL", flush=True)
     compare_with_esda(grids, y)
     if not args.skip_api:
-        from app.services.spatial_layers import refresh_weights
+        from app.services.hotspots.layers import refresh_weights
         from app.settings import Settings
 
         print("-- stored weights", flush=True)
@@ -462,8 +465,8 @@ def _edit_one_grid(engine: Engine, code: str) -> None:
 
 
 def _maps(engine: Engine, url: str) -> None:
-    from app.services.hotspots import parse_filter
-    from app.services.maps import hotspot_map_html, planner_map_html
+    from app.services.hotspots.analysis import parse_filter
+    from app.services.hotspots.maps import hotspot_map_html, planner_map_html
     from app.settings import Settings
 
     settings = Settings(database_url=url, map_basemap="none")

@@ -5,7 +5,7 @@ on shared boundaries, -1 outside) and are timed side by side::
 
     .venv/bin/python bench/bench_locate.py --grids 100000 --points 1000000
 
-Grids and points come from :func:`gis.demo.generate_district` (events as points) when it is
+Grids and points come from :func:`gis.demo.district.generate_district` (events as points) when it is
 available, else from a jittered lattice of ~100 m quads with uniform random points.
 Throughputs are best-of-``--repeat``; index memory is from :attr:`GridIndex.stats` and each
 method's working memory is the tracemalloc peak of one extra, untimed run.
@@ -24,7 +24,7 @@ import numpy as np
 import shapely
 from pyproj import Transformer
 
-from gis.locate import GridIndex
+from gis.grids import GridIndex
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
@@ -73,7 +73,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=20261121)
     p.add_argument("--repeat", type=int, default=3, help="best of N runs")
     p.add_argument("--cell-size", type=float, default=None, help="coarse cell, metres")
-    p.add_argument("--lattice", action="store_true", help="use the lattice, not gis.demo")
+    p.add_argument("--lattice", action="store_true", help="use the lattice, not gis.demo.district")
     return p.parse_args(argv)
 
 
@@ -89,7 +89,7 @@ def _data(n_grids: int, n_points: int, seed: int, lattice: bool):
                 n_grids=n_grids, seed=seed, events_per_grid=n_points / max(n_grids, 1)
             )
             ev = d.events.geometry
-            return d.grids, ev.x.to_numpy(), ev.y.to_numpy(), "gis.demo events"
+            return d.grids, ev.x.to_numpy(), ev.y.to_numpy(), "gis.demo.district events"
     return (*_lattice(n_grids, n_points, seed), "jittered lattice, uniform points")
 
 

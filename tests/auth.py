@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from app.db.session import make_engine
 from app.errors import ConflictError
-from app.services.users import create_user, issue_token
+from app.services.accounts.users import create_user, issue_token
 from app.settings import Settings
 
 PASSWORD = "correct-horse-battery"

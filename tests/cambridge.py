@@ -8,7 +8,7 @@ import geopandas as gpd
 import shapely
 from sqlalchemy import Engine
 
-from app.services.imports import import_frame
+from app.services.catalog.imports import import_frame
 from app.settings import Settings
 
 DISTRICT, SUBDISTRICT = "250001", "250001001"

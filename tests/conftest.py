@@ -80,8 +80,8 @@ def server_url() -> str:
 @pytest.fixture(scope="session")
 def template_db(server_url: str) -> Iterator[str]:
     """A migrated, class-seeded database used only as a template."""
-    from app.services.calendar import load_workflow_defaults
-    from app.services.classes import load_standard_classes
+    from app.services.catalog.classes import load_standard_classes
+    from app.services.workflow.calendar import load_workflow_defaults
 
     name = f"citygrid_tpl_{os.getpid()}"
     url = create_database(server_url, name)
@@ -141,7 +141,7 @@ def shared_dir() -> Path:
 def demo_template(server_url: str, template_db: str) -> Iterator[str]:
     """A database holding the committed demo district (data/grids/), loaded once per session
     through the same loader `make run` uses. Treat it as read-only; copy it to write."""
-    from app.services.demo import load_demo
+    from app.services.demo.load import load_demo
 
     name = f"citygrid_demo_{os.getpid()}"
     url = create_database(server_url, name, template=template_db)

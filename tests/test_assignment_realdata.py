@@ -21,8 +21,8 @@ from sqlalchemy import text
 
 from app.db.session import make_engine
 from app.main import create_app
-from app.services.event_import import EventImportOptions, import_events
-from app.services.imports import ImportOptions, import_file, import_frame
+from app.services.catalog.imports import ImportOptions, import_file, import_frame
+from app.services.intake.event_import import EventImportOptions, import_events
 from app.settings import Settings
 from tests import cambridge as cambridge_areas
 from tests.cambridge import DISTRICT, METRIC

@@ -14,9 +14,9 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from app.cli import app as cli
-from app.db.intake import IntakeDatabase
+from app.db.pool import IntakeDatabase
 from app.main import create_app
-from app.services.audit import AuditTrail
+from app.services.accounts.audit import AuditTrail
 from tests import auth
 from tests import small_district as sd
 
@@ -118,7 +118,7 @@ def test_every_write_endpoint_refuses_every_role_it_does_not_name(world):
 def test_bad_tokens_are_401(world, token):
     client, settings, _ = world
     auth.headers(settings, "supervisor", username="lisi")
-    from app.services.users import issue_token
+    from app.services.accounts.users import issue_token
 
     value = {
         "garbage": "not-a-token",

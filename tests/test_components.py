@@ -18,9 +18,9 @@ from typer.testing import CliRunner
 
 from app.errors import ImportRejected, NotFoundError
 from app.main import create_app
-from app.services import components as service
-from app.services.classes import import_classes
-from app.services.imports import ImportOptions, import_file, import_frame
+from app.services.catalog.classes import import_classes
+from app.services.catalog.imports import ImportOptions, import_file, import_frame
+from app.services.components import inventory as service
 from tests import auth
 from tests import small_district as sd
 
@@ -443,7 +443,7 @@ def test_bulk_and_sql_placement_agree(world, monkeypatch):
     options = ImportOptions(defaults={"class_code": "0117", "district_code": sd.DISTRICT})
     stored = {}
     for layer, rows in (("sql", 10**9), ("bulk", 0)):
-        monkeypatch.setattr("app.services.imports.PLACE_IN_PYTHON_MIN_ROWS", rows)
+        monkeypatch.setattr("app.services.catalog.imports.PLACE_IN_PYTHON_MIN_ROWS", rows)
         import_frame(
             engine,
             settings,

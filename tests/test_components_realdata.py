@@ -3,7 +3,7 @@ component import, driven by the class-map data file data/classification/cambridg
 
 Set-up as in tests/test_assignment_realdata.py: the 13 neighbourhoods are communities of a
 made-up sub-district 250001001 and the centerlines the streets; the grids are the project's
-own (gis.gridgen: blocks between streets, ~10,000 m², no slivers, as the topology rules of
+own (gis.grids.generate: blocks between streets, ~10,000 m², no slivers, as the topology rules of
 migration 0006 demand). Checked against independent geopandas/shapely computations: every component inside
 the grids has the grid that contains it and none outside; where a centerline lies within
 50 m (EPSG:26986 metres) the component has that street. Re-importing changes nothing, and a
@@ -25,14 +25,14 @@ from sqlalchemy import text
 from app.db.session import make_engine
 from app.errors import ImportRejected
 from app.main import create_app
-from app.services.classes import CLASS_DIR, read_standard_table
-from app.services.imports import ImportOptions, import_file, import_frame
+from app.services.catalog.classes import CLASS_DIR, read_standard_table
+from app.services.catalog.imports import ImportOptions, import_file, import_frame
 from app.settings import Settings
-from gis._import_census import (
+from gis.grids import generate_grids
+from gis.io import read_table
+from gis.io.census import (
     class_map_for,
 )
-from gis.gridgen import generate_grids
-from gis.io import read_table
 from tests import auth
 from tests import cambridge as cambridge_areas
 from tests.cambridge import DISTRICT, METRIC

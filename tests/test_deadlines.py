@@ -17,8 +17,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from app.main import create_app
-from app.services.calendar import CALENDAR_DIR, build_calendar, read_calendar_file
-from app.services.deadlines import TimeLimit, WorkCalendar, parse_periods
+from app.services.workflow.calendar import CALENDAR_DIR, build_calendar, read_calendar_file
+from app.services.workflow.deadlines import TimeLimit, WorkCalendar, parse_periods
 from app.settings import Settings
 from tests import auth
 
@@ -174,7 +174,7 @@ def test_calendar_api(engine, settings):
             "/api/v1/calendar/deadline", params={"start": "2026-02-13T16:00:00+08:00", "value": 4}
         )
         assert r.json()["deadline"] == "2026-02-16T11:30:00+08:00"
-        from app.services.calendar import load_bundled_calendars
+        from app.services.workflow.calendar import load_bundled_calendars
 
         assert load_bundled_calendars(engine) == {2025: 33, 2026: 39}
         r = client.get(

@@ -18,8 +18,8 @@ from sqlalchemy import text
 
 from app.db.session import make_engine
 from app.main import create_app
-from app.services import evaluation as service
-from app.services.simulation import simulate_workflow
+from app.services.demo.simulation import simulate_workflow
+from app.services.workflow import evaluation as service
 from app.settings import Settings
 from tests import auth
 from tests import small_district as sd

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from app.cli import app as cli
 from app.errors import ImportRejected
 from app.main import create_app
-from app.services.event_import import EventImportOptions, import_events
+from app.services.intake.event_import import EventImportOptions, import_events
 from tests import small_district as sd
 
 FIELDS = ["class_code", "lon", "lat", "source", "observed_at", "location_text", "idempotency_key"]

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from app.cli import app as cli
 from app.main import create_app
-from gis import edits
+from gis.grids import edits
 from tests import auth
 from tests import small_district as sd
 

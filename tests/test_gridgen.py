@@ -1,4 +1,4 @@
-"""Grid generation from communities and street centerlines (gis.gridgen), and on Cambridge MA.
+"""Grid generation from communities and street centerlines (gis.grids.generate), and on Cambridge MA.
 
 Hand-made layouts sit near the UTM zone's central meridian (x = 500 km) so metres are metres.
 """
@@ -12,11 +12,10 @@ import shapely
 from shapely import LineString, box
 from sqlalchemy import text
 
-from app.services.imports import import_frame
-from app.services.topology import rules
+from app.services.catalog.imports import import_frame
+from app.services.grids.topology import rules
 from app.settings import Settings
-from gis.gridgen import generate_grids
-from gis.topology import area_distribution, check_topology
+from gis.grids import area_distribution, check_topology, generate_grids
 
 UTM = "EPSG:32651"
 X0, Y0 = 500_000, 3_460_000

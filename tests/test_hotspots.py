@@ -15,25 +15,31 @@ from fastapi.testclient import TestClient
 from shapely import LineString, box
 from sqlalchemy import text
 
-import gis._hotspots_snap
-import gis.hotspots
-import gis.maps
-import gis.weights
+import gis.hotspots.snap
+import gis.hotspots.statistics
+import gis.hotspots.weights
+import gis.maps.render
 from app.api.routes.hotspots import StreetHotspots
 from app.db.session import make_engine
 from app.main import create_app
 from app.settings import Settings
 from gis.demo import generate_district, read_district
-from gis.hotspots import confidence_bins, fdr_threshold, gi_star
-from gis.locate import GridIndex
-from gis.weights import Contiguity, queen_contiguity, segment_contiguity
+from gis.grids import GridIndex
+from gis.hotspots import (
+    Contiguity,
+    confidence_bins,
+    fdr_threshold,
+    gi_star,
+    queen_contiguity,
+    segment_contiguity,
+)
 from tests.conftest import create_database, drop_database
 
 ROOT = Path(__file__).resolve().parents[1]
 GEOJSON, PROBLEM = "application/geo+json", "application/problem+json"
 
 
-# -- pure: gis.weights and gis.hotspots -----------------------------------------------------
+# -- pure: gis.hotspots.weights and gis.hotspots.statistics -----------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -42,21 +48,21 @@ def small_grids() -> gpd.GeoDataFrame:
 
 
 def test_doctests_pass() -> None:
-    for module in (gis.weights, gis.hotspots, gis.maps, gis._hotspots_snap):
+    for module in (
+        gis.hotspots.weights,
+        gis.hotspots.statistics,
+        gis.maps.render,
+        gis.hotspots.snap,
+    ):
         result = doctest.testmod(module, extraglobs={"gpd": gpd, "np": np})
         assert result.failed == 0, module.__name__
 
 
 def test_hotspot_modules_stay_pure() -> None:
-    for name in (
-        "weights.py",
-        "hotspots.py",
-        "maps.py",
-        "_hotspots_snap.py",
-        "_hotspots_mapbase.py",
-        "_hotspots_maptext.py",
-    ):
-        tree = ast.parse((ROOT / "gis" / name).read_text())
+    paths = [*(ROOT / "gis" / "hotspots").glob("*.py"), *(ROOT / "gis" / "maps").glob("*.py")]
+    assert len(paths) >= 6
+    for path in paths:
+        tree = ast.parse(path.read_text())
         imported = {
             a.name.split(".")[0]
             for n in ast.walk(tree)
@@ -68,7 +74,7 @@ def test_hotspot_modules_stay_pure() -> None:
             for n in ast.walk(tree)
             if isinstance(n, ast.ImportFrom) and n.module
         }
-        assert not imported & {"fastapi", "sqlalchemy", "app", "psycopg2"}, name
+        assert not imported & {"fastapi", "sqlalchemy", "app", "psycopg2"}, path.name
 
 
 def test_gi_star_matches_esda_exactly(small_grids) -> None:
@@ -117,7 +123,7 @@ def test_gi_star_is_much_faster_than_esda() -> None:
 
 def test_bins_follow_two_sided_confidence_levels() -> None:
     z = np.array([3.0, 2.7, 2.0, -2.0, 1.7, -1.7, 1.5, 0.0, np.nan])
-    p = np.minimum(2 * gis.hotspots.normal_sf(np.abs(z)), 1)
+    p = np.minimum(2 * gis.hotspots.statistics.normal_sf(np.abs(z)), 1)
     assert confidence_bins(z, p).tolist() == [3, 3, 2, -2, 1, -1, 0, 0, 0]
 
 
@@ -131,7 +137,7 @@ def test_fdr_rejects_what_esda_fdr_rejects() -> None:
         np.testing.assert_array_equal(p <= cut, p < esda.fdr(p, alpha))
     # FDR can only make bins less extreme
     z = rng.normal(0, 2, 530)
-    pz = np.minimum(2 * gis.hotspots.normal_sf(np.abs(z)), 1)
+    pz = np.minimum(2 * gis.hotspots.statistics.normal_sf(np.abs(z)), 1)
     assert (np.abs(confidence_bins(z, pz, fdr=True)) <= np.abs(confidence_bins(z, pz))).all()
 
 
@@ -263,7 +269,7 @@ def test_filters_and_trend(client) -> None:
     one = quarter["features"][0]["properties"]
     assert (
         one["change"] == one["events"] - one["previous"]
-        and one["trend"] in gis.hotspots.TREND_LABELS
+        and one["trend"] in gis.hotspots.statistics.TREND_LABELS
     )
     area = _grids(client, "?area=320599001&significant=true")
     assert all(

@@ -20,9 +20,9 @@ from pyproj import Transformer
 from shapely.geometry import LineString, MultiLineString, Point, Polygon, box
 from sqlalchemy import text
 
-from app.db import imports as repo
+from app.db.catalog import imports as repo
 from app.errors import ImportRejected, InvalidInputError
-from app.services.imports import ImportOptions, import_file, import_frame, read_source
+from app.services.catalog.imports import ImportOptions, import_file, import_frame, read_source
 from app.settings import Settings
 
 UTM = "EPSG:32651"

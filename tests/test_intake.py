@@ -7,7 +7,7 @@ import asyncio
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from app.db.intake import IntakeDatabase
+from app.db.pool import IntakeDatabase
 from app.errors import (
     ConflictError,
     InvalidInputError,
@@ -16,7 +16,7 @@ from app.errors import (
     UnknownClassError,
 )
 from app.schemas.events import EventCreate
-from app.services.intake import ReportQueue
+from app.services.intake.reports import ReportQueue
 from tests import small_district as sd
 
 

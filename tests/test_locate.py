@@ -16,7 +16,7 @@ import shapely.affinity
 from pyproj import Transformer
 from shapely.geometry import MultiPolygon, Polygon, box
 
-from gis.locate import GridIndex, locate_points
+from gis.grids import GridIndex, locate_points
 
 CENTRE = (120.6, 31.3)
 
@@ -284,7 +284,7 @@ def test_stats(grids):
 
 
 def test_demo_district_events():
-    demo = pytest.importorskip("gis.demo")
+    demo = pytest.importorskip("gis.demo.district")
     d = demo.generate_district(n_grids=400, seed=3, events_per_grid=5.0)
     ev = d.events.geometry
     lon = np.concatenate([ev.x.to_numpy(), sample_points(d.grids, 20_000)[0]])

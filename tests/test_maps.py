@@ -23,12 +23,12 @@ import pytest
 from sqlalchemy import text
 
 from app.api.auth import SESSION_COOKIE
-from app.db.grids import busiest_supervisor
+from app.db.grids.versions import busiest_supervisor
 from app.db.session import make_engine
 from app.errors import ConflictError
-from app.services.users import create_user
-from gis._hotspots_maptext import BIN_COLOURS, COMMUNITY_COLOURS, LIGHT_COLOURS, PLAIN_BACKGROUND
+from app.services.accounts.users import create_user
 from gis.demo import generate_district
+from gis.maps import BIN_COLOURS, COMMUNITY_COLOURS, LIGHT_COLOURS, PLAIN_BACKGROUND
 from tests.auth import PASSWORD
 from tests.conftest import create_database, drop_database
 

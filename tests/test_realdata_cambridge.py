@@ -14,7 +14,7 @@ import pytest
 import shapely
 from sqlalchemy import text
 
-from app.services.imports import ImportOptions, import_file, import_frame
+from app.services.catalog.imports import ImportOptions, import_file, import_frame
 
 pytestmark = pytest.mark.realdata
 

@@ -20,10 +20,10 @@ from typer.testing import CliRunner
 from app.cli import app as cli
 from app.errors import ImportRejected
 from app.main import create_app
-from app.services.imports import import_frame
-from app.services.topology import check
+from app.services.catalog.imports import import_frame
+from app.services.grids.topology import check
 from app.settings import Settings
-from gis.topology import TopologyRules, area_distribution, check_topology
+from gis.grids import TopologyRules, area_distribution, check_topology
 from tests import small_district as sd
 
 UTM = "EPSG:32651"

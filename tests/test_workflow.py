@@ -15,12 +15,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from app.db import workflow as workflow_repo
 from app.db.session import make_engine
+from app.db.workflow import cases as workflow_repo
 from app.main import create_app
-from app.services import workflow as service
-from app.services.calendar import load_workflow_defaults
-from app.services.workflow_rules import ACTIONS, Actor
+from app.services.workflow import transitions as service
+from app.services.workflow.calendar import load_workflow_defaults
+from app.services.workflow.machine import ACTIONS, Actor
 from app.settings import Settings
 from tests import auth
 from tests import small_district as sd

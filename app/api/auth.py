@@ -11,7 +11,7 @@ from fastapi.security import OAuth2PasswordBearer
 from starlette.concurrency import run_in_threadpool
 
 from app.errors import ForbiddenError, UnauthenticatedError
-from app.services.users import User, account_is_cached, read_token, user_from_claims
+from app.services.accounts.users import User, account_is_cached, read_token, user_from_claims
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 

@@ -9,8 +9,8 @@ from fastapi import Depends, Query, Request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from app.db.intake import IntakeDatabase
-from app.services.intake import ReportQueue
+from app.db.pool import IntakeDatabase
+from app.services.intake.reports import ReportQueue
 from app.settings import Settings
 
 

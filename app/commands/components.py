@@ -82,7 +82,7 @@ def import_components(
 ) -> None:
     """Import a component census file all-or-nothing; importing it again changes nothing."""
     from app.cli import _pairs
-    from app.services.imports import ImportOptions, import_file
+    from app.services.catalog.imports import ImportOptions, import_file
 
     columns, defaults = _pairs(map_, "--map"), _pairs(set_, "--set")
     if class_:
@@ -129,7 +129,7 @@ def summary(
     format_: Annotated[str, typer.Option("--format", help="md | csv")] = "md",
 ) -> None:
     """Component counts per class per grid, community or street."""
-    from app.services import component_reads as reads
+    from app.services.components import reads
 
     result = _run(
         lambda engine, settings: reads.summary(
@@ -155,7 +155,7 @@ def retire(
     actor: ActorOpt = None,
 ) -> None:
     """Retire (注销) a component; its identifier is never issued again."""
-    from app.services import components as service
+    from app.services.components import inventory as service
 
     row = _run(lambda engine, settings: service.retire_component(engine, identifier, actor, note))
     typer.echo(f"{row['identifier']}: {row['status']}")
@@ -168,7 +168,7 @@ def import_classes(
     ] = None,
 ) -> None:
     """Add a city's own classes from a CSV (code, name, major_name, name_en, geometry_type, kind)."""
-    from app.services.classes import import_classes as run
+    from app.services.catalog.classes import import_classes as run
 
     counts = _run(lambda engine, settings: run(engine, scheme or settings.class_scheme, file))
     typer.echo(f"classes: {counts['written']} written, {counts['unchanged']} unchanged")
@@ -179,7 +179,7 @@ def list_classes(
     custom: Annotated[bool | None, typer.Option("--custom/--standard", help="only these")] = None,
 ) -> None:
     """List the classes of the deployment's scheme."""
-    from app.services.classes import list_classes as run
+    from app.services.catalog.classes import list_classes as run
 
     for r in _run(lambda engine, settings: run(engine, settings.class_scheme, kind, custom)):
         typer.echo(

@@ -49,9 +49,8 @@ def generate(
     """Partition communities into street-following grids, coded per GB/T 30428.1."""
     import geopandas as gpd
 
-    from app.services.topology import rules
-    from gis.gridgen import generate_grids
-    from gis.topology import area_distribution, check_topology
+    from app.services.grids.topology import rules
+    from gis.grids import area_distribution, check_topology, generate_grids
 
     settings = _settings()
     comms = gpd.read_file(communities)
@@ -102,7 +101,7 @@ def validate(
     if grids_file:
         found, features = _validate_files(grids_file, communities_file)
     else:
-        from app.services.topology import validation_report
+        from app.services.grids.topology import validation_report
 
         engine, settings = _engine_settings()
         try:
@@ -138,8 +137,8 @@ def validate(
 def _validate_files(grids_file: Path, communities_file: Path | None):
     import geopandas as gpd
 
-    from app.services.topology import rules
-    from gis.topology import check_topology
+    from app.services.grids.topology import rules
+    from gis.grids import check_topology
 
     if communities_file is None:
         raise typer.BadParameter("--grids needs --communities", param_hint="--communities")
@@ -229,7 +228,7 @@ def renumber(
 @grids_app.command("history")
 def history(code: str) -> None:
     """Every version of a grid code and the edits that touched it."""
-    from app.services.grid_edits import history as grid_history
+    from app.services.grids.edits import history as grid_history
 
     engine, _ = _engine_settings()
     try:
@@ -251,7 +250,7 @@ def history(code: str) -> None:
 
 
 def _edit(kind: str, *args, actor: str | None, note: str | None, dry_run: bool, **kwargs) -> None:
-    from app.services import grid_edits
+    from app.services.grids import edits as grid_edits
 
     options = grid_edits.EditOptions(actor=actor, note=note, dry_run=dry_run)
     run = getattr(grid_edits, kind)
@@ -315,7 +314,7 @@ def _domain(call):
 def _shape(value: str, what: str = "geometry"):
     import shapely
 
-    from app.services.grid_edits import parse_geometry
+    from app.services.grids.edits import parse_geometry
 
     path = Path(value)
     text = path.read_text(encoding="utf-8") if len(value) < 4096 and path.is_file() else value
@@ -332,7 +331,7 @@ def _shape(value: str, what: str = "geometry"):
 
 
 def _row(v) -> dict:
-    from gis.topology import describe
+    from gis.grids import describe
 
     return {
         "rule": v.rule,

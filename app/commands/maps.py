@@ -28,7 +28,7 @@ def weights(
     force: Annotated[bool, typer.Option(help="recompute even when up to date")] = False,
 ) -> None:
     """Recompute the stored contiguity weights (grids, street segments) and event → segment matches."""
-    from app.services.spatial_layers import refresh_weights
+    from app.services.hotspots.layers import refresh_weights
 
     engine, settings = _engine_settings()
     started = time.perf_counter()
@@ -69,7 +69,8 @@ def export(
     """Write one map as a standalone HTML file (Leaflet inlined when available locally)."""
     from app.cli import _fail
     from app.errors import DomainError
-    from app.services import hotspots, maps
+    from app.services.hotspots import analysis as hotspots
+    from app.services.hotspots import maps
 
     if kind not in ("supervisor", "hotspots", "planner"):
         raise typer.BadParameter("supervisor, hotspots or planner", param_hint="KIND")

@@ -33,7 +33,7 @@ def add(
     """Add an account, e.g. the first admin: citygrid users add admin --role admin."""
     from app.cli import _fail
     from app.errors import DomainError
-    from app.services.users import create_user
+    from app.services.accounts.users import create_user
 
     engine, _ = _engine_and_settings()
     try:
@@ -48,7 +48,7 @@ def add(
 @users_app.command("list")
 def list_() -> None:
     """List accounts."""
-    from app.services.users import list_users
+    from app.services.accounts.users import list_users
 
     engine, _ = _engine_and_settings()
     try:
@@ -63,7 +63,7 @@ def list_() -> None:
 @users_app.command("token")
 def token(username: str, days: Annotated[int, typer.Option(help="validity in days")] = 30) -> None:
     """Print a bearer token for USERNAME (service accounts, scripts)."""
-    from app.services.users import issue_token
+    from app.services.accounts.users import issue_token
 
     engine, settings = _engine_and_settings()
     engine.dispose()

@@ -39,7 +39,7 @@ def evaluate(
     ] = None,
 ) -> None:
     """Performance evaluation (GB/T 30428.4) for a period: indicators, composite, grade."""
-    from app.services import evaluation as service
+    from app.services.workflow import evaluation as service
 
     def work(engine, settings):
         # Whole days: --to 2026-03-31 includes 31 March (the service treats dates that way).
@@ -84,7 +84,7 @@ def calendar_load(
     ] = None,
 ) -> None:
     """Load FILE (date,kind,name CSV), replacing each year it lists."""
-    from app.services.calendar import load_calendar_file
+    from app.services.workflow.calendar import load_calendar_file
 
     counts = _run(lambda engine, settings: load_calendar_file(engine, file, work_periods))
     for year, n in counts.items():
@@ -94,7 +94,7 @@ def calendar_load(
 @calendar_app.command("show")
 def calendar_show(year: int) -> None:
     """Print one year's holidays and make-up working days."""
-    from app.services.calendar import read_year
+    from app.services.workflow.calendar import read_year
 
     info = _run(lambda engine, settings: read_year(engine, settings, year))
     typer.echo(
@@ -116,7 +116,7 @@ def calendar_deadline(
     ],
 ) -> None:
     """Where a time limit starting at START runs out."""
-    from app.services.calendar import compute_deadline
+    from app.services.workflow.calendar import compute_deadline
 
     result = _run(lambda engine, settings: compute_deadline(engine, settings, start, value, unit))
     typer.echo(f"{result['start']} + {result['limit']['text']} → {result['deadline']}")
@@ -125,7 +125,7 @@ def calendar_deadline(
 @workflow_app.command("defaults")
 def workflow_defaults() -> None:
     """Load the bundled calendars and time limits the database does not have yet."""
-    from app.services.calendar import load_workflow_defaults
+    from app.services.workflow.calendar import load_workflow_defaults
 
     counts = _run(load_workflow_defaults)
     typer.echo(
@@ -140,7 +140,7 @@ def workflow_limits(
     overwrite: Annotated[bool, typer.Option(help="replace limits already stored")] = False,
 ) -> None:
     """Load time limits per class and filing criterion."""
-    from app.services.calendar import load_time_limits
+    from app.services.workflow.calendar import load_time_limits
 
     n = _run(lambda engine, settings: load_time_limits(engine, settings, file, overwrite))
     typer.echo(f"time limits written: {n}")
@@ -152,7 +152,7 @@ def workflow_simulate(
     seed: int = 20261121,
 ) -> None:
     """Move the demo district's reported cases through realistic workflow paths."""
-    from app.services.simulation import simulate_workflow
+    from app.services.demo.simulation import simulate_workflow
 
     moment = until or datetime.now().astimezone()
     counts = _run(lambda engine, settings: simulate_workflow(engine, settings, moment, seed))

@@ -8,7 +8,7 @@ The event table keeps the case's status, unit, deadline and closing time; ``case
 holds the rest of the clock (time limit in force, extensions, shelving, the current stage's
 due time, a pending request). ``case_log`` already exists and is the source of evaluation.
 Calendars and time limits are data: the bundled files are loaded by the application
-(`app.services.calendar.load_workflow_defaults`), never by this migration.
+(`app.services.workflow.calendar.load_workflow_defaults`), never by this migration.
 """
 
 from alembic import op

@@ -4,7 +4,7 @@ Revision ID: 0006
 Revises: 0005
 Create Date: 2026-11-21
 
-The rules of ``gis.topology`` (no overlap inside a community, no gap, inside the community,
+The rules of ``gis.grids.topology`` (no overlap inside a community, no gap, inside the community,
 no sliver) are checked by a deferred constraint trigger at COMMIT, once per community a
 transaction touched, so an edit made straight in PostGIS (QGIS) cannot break them and a
 community may be filled grid by grid inside one transaction.
@@ -105,7 +105,7 @@ RETURNS TABLE (code text, geom geometry, m2 double precision) LANGUAGE sql STABL
 $$;
 
 -- Every violation in one community: rule, severity, grids, m², mean width, shape. Measures
--- are planar in the community's UTM zone (as gis.topology measures): geography areas on the
+-- are planar in the community's UTM zone (as gis.grids.topology measures): geography areas on the
 -- spheroid cost ~1 ms a polygon, and on the sphere they go wrong for the degenerate crumbs an
 -- overlay leaves (hundreds of thousands of m² for a zero-width sliver).
 CREATE FUNCTION citygrid_grid_topology(p_community varchar)

@@ -7,9 +7,9 @@ from fastapi import APIRouter, Query, Request
 from app.api.deps import SessionDep
 from app.api.geojson import GeoJSONResponse, feature_collection, features_from_rows, parse_bbox
 from app.api.paging import PageDep
-from app.db import catalog as repo
-from app.services import catalog as service
-from app.services.grids import check_area_code
+from app.db.catalog import reads as repo
+from app.services.catalog import reads as service
+from app.services.grids.lookup import check_area_code
 
 router = APIRouter(prefix="/api/v1/areas", tags=["areas 行政区域"])
 

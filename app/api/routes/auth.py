@@ -7,7 +7,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from app.api.auth import CurrentUser
 from app.api.deps import EngineDep, SettingsDep
-from app.services import users as service
+from app.services.accounts import users as service
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth 登录"])
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from app.api.auth import require
 from app.api.deps import EngineDep, SettingsDep
-from app.services import calendar as service
+from app.services.workflow import calendar as service
 
 router = APIRouter(prefix="/api/v1/calendar", tags=["calendar 工作日历"])
 Unit = Literal["urgent_hours", "working_hours", "working_days", "calendar_days"]

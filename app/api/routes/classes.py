@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 
 from app.api.auth import require
 from app.api.deps import EngineDep, SettingsDep
-from app.services import classes as service
+from app.services.catalog import classes as service
 
 router = APIRouter(prefix="/api/v1/classes", tags=["classes 分类"])
 Kind = Literal["component", "event"]

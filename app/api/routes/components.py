@@ -12,10 +12,10 @@ from app.api.deps import EngineDep, SettingsDep
 from app.api.geojson import GeoJSONResponse, feature_collection, features_from_rows, parse_bbox
 from app.api.paging import PageDep
 from app.errors import ForbiddenError, InvalidInputError
-from app.services import component_reads as reads
-from app.services import components as service
-from app.services.grids import check_grid_code
-from app.services.users import User
+from app.services.accounts.users import User
+from app.services.components import inventory as service
+from app.services.components import reads
+from app.services.grids.lookup import check_grid_code
 
 router = APIRouter(prefix="/api/v1/components", tags=["components 部件"])
 Status = Literal["in_service", "damaged", "missing", "occupied", "retired"]

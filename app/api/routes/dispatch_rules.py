@@ -9,7 +9,7 @@ from app.api.auth import require
 from app.api.deps import EngineDep, SettingsDep
 from app.api.paging import PageDep
 from app.schemas.events import ClassRef
-from app.services import rules as service
+from app.services.intake import dispatch_rules as service
 
 router = APIRouter(prefix="/api/v1/dispatch-rules", tags=["dispatch rules 派遣规则"])
 

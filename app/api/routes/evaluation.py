@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
 from app.api.deps import EngineDep, SettingsDep
-from app.services import evaluation as service
+from app.services.workflow import evaluation as service
 
 router = APIRouter(prefix="/api/v1/evaluation", tags=["evaluation 绩效评价"])
 

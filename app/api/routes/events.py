@@ -12,7 +12,7 @@ from app.api.deps import EngineDep, IntakeDep, ReportsDep, SettingsDep
 from app.api.responses import FastJSONResponse, model_response
 from app.errors import InvalidInputError
 from app.schemas.events import AssignRequest, EventCreate, EventOut
-from app.services import events as service
+from app.services.intake import events as service
 
 router = APIRouter(prefix="/api/v1/events", tags=["events 案件"])
 

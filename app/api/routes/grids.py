@@ -21,10 +21,9 @@ from app.api.geojson import (
     parse_bbox,
 )
 from app.api.paging import PageDep
-from app.services import grid_edits as edits
-from app.services import grids as service
-from app.services import topology
-from app.services.users import User
+from app.services.accounts.users import User
+from app.services.grids import edits, topology
+from app.services.grids import lookup as service
 
 router = APIRouter(prefix="/api/v1/grids", tags=["grids 网格"])
 

@@ -13,8 +13,8 @@ from pydantic import BaseModel
 
 from app.api.deps import EngineDep, LanguageDep, SettingsDep
 from app.api.geojson import GeoJSONResponse
-from app.db.hotspots import EventFilter
-from app.services import hotspots as service
+from app.db.hotspots.queries import EventFilter
+from app.services.hotspots import analysis as service
 
 router = APIRouter(prefix="/api/v1/hotspots", tags=["hotspots 热点"])
 GEOJSON = "application/geo+json"

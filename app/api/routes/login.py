@@ -18,7 +18,7 @@ from app.api.auth import SESSION_COOKIE
 from app.api.deps import EngineDep, LanguageDep, SettingsDep
 from app.api.ratelimit import limit
 from app.errors import UnauthenticatedError
-from app.services import users as service
+from app.services.accounts import users as service
 
 router = APIRouter(include_in_schema=False)
 

@@ -11,8 +11,8 @@ from fastapi.responses import FileResponse, HTMLResponse
 from app.api.auth import require
 from app.api.deps import EngineDep, LanguageDep, SettingsDep
 from app.api.routes.hotspots import FilterDep, event_filter
-from app.services import maps as service
-from app.services.users import User
+from app.services.accounts.users import User
+from app.services.hotspots import maps as service
 
 router = APIRouter(prefix="/maps", tags=["maps 地图"])
 Basemap = Literal["osm", "tianditu", "none"]

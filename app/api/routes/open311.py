@@ -25,7 +25,7 @@ from starlette.routing import Match
 from app.api.deps import EngineDep, LanguageDep, ReportsDep, SettingsDep, language_of
 from app.api.ratelimit import limit_public_writes
 from app.errors import DomainError, InvalidInputError, NotFoundError
-from app.services import open311 as service
+from app.services.intake import open311 as service
 
 log = logging.getLogger(__name__)
 XML_MEDIA_TYPE = "text/xml; charset=utf-8"

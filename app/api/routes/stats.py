@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query
 
 from app.api.deps import EngineDep, SettingsDep
 from app.api.routes.hotspots import FilterDep, event_filter
-from app.services import hotspots as service
+from app.services.hotspots import analysis as service
 
 router = APIRouter(prefix="/api/v1/stats", tags=["statistics 统计"])
 

@@ -7,8 +7,8 @@ from fastapi import APIRouter, Query, Request
 from app.api.deps import SessionDep
 from app.api.geojson import GeoJSONResponse, feature_collection, features_from_rows, parse_bbox
 from app.api.paging import PageDep
-from app.db import catalog as repo
-from app.services import catalog as service
+from app.db.catalog import reads as repo
+from app.services.catalog import reads as service
 
 router = APIRouter(prefix="/api/v1/streets", tags=["streets 街道"])
 

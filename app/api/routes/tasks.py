@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from app.api.auth import CurrentUser
 from app.api.deps import EngineDep, SettingsDep
 from app.api.paging import PageDep
-from app.services import workflow as service
+from app.services.workflow import transitions as service
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["workflow 案件流转"])
 

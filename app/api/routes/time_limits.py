@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from app.api.auth import require
 from app.api.deps import EngineDep, SettingsDep
-from app.services import calendar as service
+from app.services.workflow import calendar as service
 
 router = APIRouter(prefix="/api/v1/time-limits", tags=["calendar 工作日历"])
 Kind = Literal["event", "component"]

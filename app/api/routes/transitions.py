@@ -7,8 +7,8 @@ from pydantic import BaseModel, Field, HttpUrl
 
 from app.api.auth import CurrentUser, require
 from app.api.deps import EngineDep, SettingsDep
-from app.services import workflow as service
-from app.services.events import get_event
+from app.services.intake.events import get_event
+from app.services.workflow import transitions as service
 
 router = APIRouter(prefix="/api/v1/events", tags=["workflow 案件流转"])
 

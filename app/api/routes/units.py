@@ -6,8 +6,8 @@ from fastapi import APIRouter, Request
 
 from app.api.deps import SessionDep
 from app.api.paging import PageDep
-from app.db import catalog as repo
-from app.services import catalog as service
+from app.db.catalog import reads as repo
+from app.services.catalog import reads as service
 
 router = APIRouter(prefix="/api/v1/units", tags=["units 责任单位"])
 

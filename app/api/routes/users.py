@@ -5,7 +5,7 @@ from pydantic import BaseModel, Field
 
 from app.api.auth import require
 from app.api.deps import EngineDep
-from app.services import users as service
+from app.services.accounts import users as service
 
 router = APIRouter(prefix="/api/v1/users", tags=["users 用户"], dependencies=[require("admin")])
 

@@ -1,0 +1,52 @@
+"""Repository: cases read as Open311 GeoReport v2 service requests."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import Connection, text
+
+from app.db.intake.events import EVENT_SELECT
+
+# GeoReport v2 knows only open and closed; a voided case (作废) is finished as well.
+CLOSED_STATUSES = ("closed", "voided")
+# Written out (not bound) so the planner can use the partial index ix_event_class_open,
+# whose predicate is exactly this list.
+_OPEN_SQL = "e.status NOT IN ('closed', 'voided')"
+_CLOSED_SQL = "e.status IN ('closed', 'voided')"
+
+
+def find_requests(
+    conn: Connection,
+    *,
+    ids: Sequence[int] | None = None,
+    scheme: str | None = None,
+    class_kind: str | None = None,
+    class_code: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    status: Literal["open", "closed"] | None = None,
+    limit: int = 1000,
+) -> list[dict]:
+    """Cases matching every given filter, newest report first, at most ``limit``."""
+    where: list[str] = []
+    params: dict = {"limit": limit}
+    if ids is not None:
+        where.append("e.id = ANY(CAST(:ids AS bigint[]))")
+        params["ids"] = list(ids)
+    if class_kind is not None:
+        where.append("e.scheme = :scheme AND e.class_kind = :kind AND e.class_code = :code")
+        params.update(scheme=scheme, kind=class_kind, code=class_code)
+    if start is not None:
+        where.append("e.reported_at >= :start")
+        params["start"] = start
+    if end is not None:
+        where.append("e.reported_at <= :end")
+        params["end"] = end
+    if status is not None:
+        where.append(_OPEN_SQL if status == "open" else _CLOSED_SQL)
+    sql = EVENT_SELECT + (" WHERE " + " AND ".join(where) if where else "")
+    sql += " ORDER BY e.reported_at DESC, e.id DESC LIMIT :limit"
+    return [dict(r) for r in conn.execute(text(sql), params).mappings()]

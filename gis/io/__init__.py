@@ -1,0 +1,51 @@
+"""Reading import sources and checking the tables about to be imported."""
+
+from gis.io.read import (
+    CSV_ENCODINGS,
+    CSV_SUFFIXES,
+    LAT_NAMES,
+    LON_NAMES,
+    ROW,
+    WGS84,
+    WKT_NAMES,
+    SourceError,
+    read_table,
+    to_geoframe,
+)
+from gis.io.validate import (
+    Issue,
+    as_text,
+    choice_issues,
+    duplicate_issues,
+    existing_issues,
+    geometry_issues,
+    locate,
+    outside_issues,
+    pattern_issues,
+    unknown_issues,
+    usable_geometry,
+)
+
+__all__ = [
+    "CSV_ENCODINGS",
+    "CSV_SUFFIXES",
+    "Issue",
+    "LAT_NAMES",
+    "LON_NAMES",
+    "ROW",
+    "SourceError",
+    "WGS84",
+    "WKT_NAMES",
+    "as_text",
+    "choice_issues",
+    "duplicate_issues",
+    "existing_issues",
+    "geometry_issues",
+    "locate",
+    "outside_issues",
+    "pattern_issues",
+    "read_table",
+    "to_geoframe",
+    "unknown_issues",
+    "usable_geometry",
+]
