@@ -57,7 +57,7 @@ def _area(geoms) -> float:
 def test_metadata_says_synthetic(small: DemoDistrict) -> None:
     meta = small.metadata
     assert meta["synthetic"] is True
-    assert meta["generator"] == "citygrid gis.demo.district"
+    assert meta["generator"] == "citygrid gis.demo"
     assert meta["note_en"] == "synthetic demo data, not real geography"
     assert meta["note_zh"] == "合成示范数据，非真实地理信息"
     assert (meta["seed"], meta["n_grids"], meta["crs"]) == (4, 300, "EPSG:4326")

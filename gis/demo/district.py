@@ -61,7 +61,7 @@ from gis.demo.components import place_components
 __all__ = ["DemoDistrict", "generate_district", "read_district", "write_district"]
 
 TIMEZONE = "Asia/Shanghai"
-GENERATOR = "citygrid gis.demo.district"
+GENERATOR = "citygrid gis.demo"
 _GEOJSON = ("areas", "streets", "grids")
 _NULLABLE = {"areas": ("parent_code",), "grids": ("unit_code",), "units": ("subdistrict_code",)}
 _FILES = {
