@@ -145,5 +145,3 @@ class Settings(BaseSettings):
     grid_outside_max_ratio: float = 0.005
     # a part thinner than this on average (2·area / perimeter) is an artifact, not an area
     grid_sliver_min_width_m: float = 0.1
-    # Cases in these statuses keep the grid they had when an edit changes it (terminal ones).
-    grid_edit_closed_statuses: list[str] = ["closed", "voided", "invalid"]

@@ -33,6 +33,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from app import states
+
 SRID = 4326
 
 UNIT_KINDS = ("department", "subdistrict_office", "contractor", "command_centre")
@@ -43,20 +45,7 @@ CLASS_KINDS = ("component", "event")
 COMPONENT_STATUSES = ("in_service", "damaged", "missing", "occupied", "retired")
 TIME_LIMIT_UNITS = ("urgent_hours", "working_hours", "working_days", "calendar_days")
 EVENT_SOURCES = ("supervisor", "hotline", "public_app", "video", "higher_order")
-EVENT_STATUSES = (
-    "reported",
-    "verifying",
-    "filed",
-    "voided",
-    "dispatched",
-    "handling",
-    "handled",
-    "checking",
-    "closed",
-    "shelved",
-)
-# The workflow adds verification outcomes and a unit sending a case back.
-WORKFLOW_EVENT_STATUSES = EVENT_STATUSES + ("verified", "invalid", "returned")
+EVENT_STATUSES = states.ALL  # app.states decides which exist
 
 metadata = MetaData(
     naming_convention={
@@ -259,7 +248,7 @@ class Event(Base):
     __tablename__ = "event"
     __table_args__ = (
         CheckConstraint(_in("source", EVENT_SOURCES), name="source"),
-        CheckConstraint(_in("status", WORKFLOW_EVENT_STATUSES), name="status"),
+        CheckConstraint(_in("status", EVENT_STATUSES), name="status"),
         ForeignKeyConstraint(
             ["scheme", "class_kind", "class_code"],
             ["classification.scheme", "classification.kind", "classification.code"],
@@ -271,14 +260,14 @@ class Event(Base):
             "class_kind",
             "class_code",
             "reported_at",
-            postgresql_where=text("status NOT IN ('closed', 'voided')"),
+            postgresql_where=text(states.is_open()),
         ),
         Index(
             "ix_event_open_geom",
             "geom",
             "reported_at",
             postgresql_using="gist",
-            postgresql_where=text("status NOT IN ('closed', 'voided')"),
+            postgresql_where=text(states.is_open()),
         ),
     )
 

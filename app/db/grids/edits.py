@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.db.grids.versions import SELECT as GRID_SELECT
+from app.states import is_open, is_terminal
 
 SRID = 4326
 
@@ -196,14 +197,14 @@ def record_renumbering(session: Session, edit_id: int, mapping: Mapping[str, str
 
 # Open cases in changed grids (or in no grid, inside a new one) go to the current grid
 # covering their point: smallest code on shared boundaries, as everywhere else.
-REASSIGN_EVENTS = """
+REASSIGN_EVENTS = f"""
 WITH found AS (
     SELECT e.id, e.grid_code AS from_code, g.id AS grid_id, g.code AS to_code, g.community_code
     FROM event e
     LEFT JOIN LATERAL (
         SELECT id, code, community_code FROM grid
         WHERE valid_to IS NULL AND ST_Covers(grid.geom, e.geom) ORDER BY code LIMIT 1) g ON true
-    WHERE e.status <> ALL(:closed)
+    WHERE {is_open("e.status")}
       AND (e.grid_code = ANY(:old)
            OR (e.grid_code IS NULL AND EXISTS (
                SELECT 1 FROM grid n WHERE n.valid_to IS NULL AND n.code = ANY(:new)
@@ -238,13 +239,9 @@ RETURNING c.id, c.identifier, f.from_code, f.to_code
 """
 
 
-def reassign_events(
-    session: Session, old: Sequence[str], new: Sequence[str], closed: Sequence[str]
-) -> list[dict]:
+def reassign_events(session: Session, old: Sequence[str], new: Sequence[str]) -> list[dict]:
     """Move open cases of the changed grids to the grid now covering them."""
-    rows = session.execute(
-        text(REASSIGN_EVENTS), {"old": list(old), "new": list(new), "closed": list(closed)}
-    )
+    rows = session.execute(text(REASSIGN_EVENTS), {"old": list(old), "new": list(new)})
     return sorted((dict(r) for r in rows.mappings()), key=lambda r: r["id"])
 
 
@@ -254,18 +251,16 @@ def reassign_components(session: Session, old: Sequence[str], new: Sequence[str]
     return sorted((dict(r) for r in rows.mappings()), key=lambda r: r["id"])
 
 
-def rename_in_place(
-    session: Session, mapping: Mapping[str, str], closed: Sequence[str]
-) -> tuple[list[dict], list[dict]]:
+def rename_in_place(session: Session, mapping: Mapping[str, str]) -> tuple[list[dict], list[dict]]:
     """Renumbering: open cases and components follow their grid's new code (same shape)."""
-    params = {"old": list(mapping), "new": list(mapping.values()), "closed": list(closed)}
+    params = {"old": list(mapping), "new": list(mapping.values())}
     events = (
         session.execute(
-            text("""
+            text(f"""
         WITH m AS (SELECT o, n FROM unnest(CAST(:old AS text[]), CAST(:new AS text[])) AS m(o, n))
         UPDATE event e SET grid_code = m.n, updated_at = now(),
             grid_id = (SELECT id FROM grid WHERE code = m.n AND valid_to IS NULL)
-        FROM m WHERE e.grid_code = m.o AND e.status <> ALL(:closed)
+        FROM m WHERE e.grid_code = m.o AND {is_open("e.status")}
         RETURNING e.id, m.o AS from_code, m.n AS to_code, e.status
     """),
             params,
@@ -290,16 +285,10 @@ def rename_in_place(
     return sorted(map(dict, events), key=key), sorted(map(dict, components), key=key)
 
 
-def closed_cases_in(session: Session, codes: Sequence[str], closed: Sequence[str]) -> int:
-    """How many closed cases point at ``codes`` (they keep the version they had)."""
-    return int(
-        session.execute(
-            text(
-                "SELECT count(*) FROM event WHERE grid_code = ANY(:codes) AND status = ANY(:closed)"
-            ),
-            {"codes": list(codes), "closed": list(closed)},
-        ).scalar_one()
-    )
+def closed_cases_in(session: Session, codes: Sequence[str]) -> int:
+    """How many finished cases point at ``codes`` (they keep the version they had)."""
+    sql = f"SELECT count(*) FROM event WHERE grid_code = ANY(:codes) AND {is_terminal('status')}"
+    return int(session.execute(text(sql), {"codes": list(codes)}).scalar_one())
 
 
 def log_case_moves(

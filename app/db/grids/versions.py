@@ -7,6 +7,8 @@ from datetime import datetime
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
+from app.states import is_open
+
 # A grid row with its area hierarchy, its own unit and the sub-district office that backs it
 # up (属地兜底). left(code, 9)/left(code, 6) are the sub-district/district by the code rules.
 SELECT = """
@@ -117,7 +119,7 @@ def busiest_supervisor(conn: Connection) -> str | None:
     return conn.execute(
         text(
             "SELECT g.supervisor FROM event e JOIN grid g ON g.code = e.grid_code "
-            "WHERE g.valid_to IS NULL AND e.status NOT IN ('closed', 'voided') "
+            f"WHERE g.valid_to IS NULL AND {is_open('e.status')} "
             "GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1"
         )
     ).scalar()

@@ -16,8 +16,7 @@ import numpy as np
 import shapely
 from sqlalchemy import Connection, text
 
-# Statuses of cases that are finished one way or another; everything else is "open".
-DONE_STATUSES = ("closed", "voided", "invalid")
+from app.states import is_open
 
 
 @dataclass(frozen=True)
@@ -67,7 +66,7 @@ def _where(f: EventFilter, alias: str = "e", prefix: str = "") -> tuple[str, dic
     if f.statuses:
         add(f"{e}.status = ANY(:statuses)", statuses=list(f.statuses))
     if f.open_only:
-        add(f"{e}.status <> ALL(:done)", done=list(DONE_STATUSES))
+        add(is_open(f"{e}.status"))
     if f.area:
         # A code range (':' sorts right after '9') is a prefix match a btree index can use.
         add(f"{e}.grid_code >= :area AND {e}.grid_code < :area || ':'", area=f.area)
@@ -412,15 +411,15 @@ def supervisor_grids(conn: Connection, *, grid: str | None, supervisor: str | No
 
 def open_cases(conn: Connection, codes: list[str], limit: int) -> list[dict]:
     """Unfinished cases of the grids ``codes``, newest first, with class names."""
-    sql = """
+    sql = f"""
     SELECT e.id, e.class_kind, e.class_code, k.name AS class_name, k.name_en AS class_name_en,
            e.status, e.reported_at, e.deadline_at, e.location_text, e.description,
            ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat
     FROM event e
     LEFT JOIN classification k ON k.scheme = e.scheme AND k.kind = e.class_kind AND k.code = e.class_code
-    WHERE e.grid_code = ANY(:codes) AND e.status <> ALL(:done)
+    WHERE e.grid_code = ANY(:codes) AND {is_open("e.status")}
     ORDER BY e.reported_at DESC, e.id DESC LIMIT :limit"""
-    rows = conn.execute(text(sql), {"codes": codes, "done": list(DONE_STATUSES), "limit": limit})
+    rows = conn.execute(text(sql), {"codes": codes, "limit": limit})
     return [dict(r) for r in rows.mappings()]
 
 

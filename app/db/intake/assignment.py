@@ -18,8 +18,9 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from app.db.pool import IntakeConnection, Statement
+from app.states import is_open
 
-FACTS = """
+FACTS = f"""
 WITH p AS (
     SELECT t.i, t.lon, t.lat, t.kind, t.code, t.ident, t.at,
            ST_SetSRID(ST_MakePoint(t.lon, t.lat), 4326) AS pt,
@@ -112,7 +113,7 @@ LEFT JOIN LATERAL (
                ST_Distance(ST_Transform(e.geom, q.srid), q.mpt) AS distance_m
         FROM event e
         WHERE e.scheme = :scheme AND e.class_kind = q.kind
-          AND e.class_code = q.code AND e.status NOT IN ('closed', 'voided')
+          AND e.class_code = q.code AND {is_open("e.status")}
           AND e.reported_at <= q.at AND e.reported_at >= q.at - make_interval(secs => :window_s)
           AND e.geom && ST_Expand(q.pt, :dup_m * q.dlon, :dup_m * q.dlat)
     ) x WHERE x.distance_m <= :dup_m

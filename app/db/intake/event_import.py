@@ -14,6 +14,8 @@ import pandas as pd
 import shapely
 from sqlalchemy import Connection, text
 
+from app.states import is_open
+
 BBox = tuple[float, float, float, float]
 
 
@@ -115,12 +117,12 @@ def open_cases(
     keys = list(class_keys)
     rows = (
         conn.execute(
-            text("""
+            text(f"""
         SELECT e.id, e.class_kind, e.class_code, e.status, e.reported_at,
                ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat
         FROM event e JOIN unnest(CAST(:kinds AS text[]), CAST(:codes AS text[])) k(kind, code)
              ON e.class_kind = k.kind AND e.class_code = k.code
-        WHERE e.scheme = :scheme AND e.status NOT IN ('closed', 'voided')
+        WHERE e.scheme = :scheme AND {is_open("e.status")}
           AND e.reported_at BETWEEN :start AND :end
           AND e.geom && ST_MakeEnvelope(:x1, :y1, :x2, :y2, 4326)"""),
             {

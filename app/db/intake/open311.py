@@ -9,13 +9,12 @@ from typing import Literal
 from sqlalchemy import Connection, text
 
 from app.db.intake.events import EVENT_SELECT
+from app.states import is_open, is_terminal
 
-# GeoReport v2 knows only open and closed; a voided case (作废) is finished as well.
-CLOSED_STATUSES = ("closed", "voided")
-# Written out (not bound) so the planner can use the partial index ix_event_class_open,
-# whose predicate is exactly this list.
-_OPEN_SQL = "e.status NOT IN ('closed', 'voided')"
-_CLOSED_SQL = "e.status IN ('closed', 'voided')"
+# GeoReport v2 knows only open and closed: every terminal state (结案, 作废, 核实不属实) is
+# closed. Written out (not bound) so the planner can use the partial index ix_event_class_open.
+_OPEN_SQL = is_open("e.status")
+_CLOSED_SQL = is_terminal("e.status")
 
 
 def find_requests(

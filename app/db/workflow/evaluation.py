@@ -11,6 +11,8 @@ from datetime import datetime
 
 from sqlalchemy import Connection, text
 
+from app import states
+
 AREA_COLUMNS = {
     "district": "district_code",
     "subdistrict": "subdistrict_code",
@@ -53,7 +55,7 @@ acts AS (
 ),
 overdue AS (
     SELECT * FROM last WHERE deadline_at >= :from AND deadline_at < :to
-      AND to_status NOT IN ('closed', 'voided', 'invalid', 'shelved', 'returned')
+      AND {no_clock}
 ),
 facts AS (
     SELECT e.id AS event_id, {key_e} AS key, 'reported' AS metric,
@@ -73,7 +75,7 @@ facts AS (
     WHERE e.grid_code LIKE :within
   UNION ALL
     SELECT o.event_id, {key_o},
-           CASE WHEN o.to_status IN ('dispatched', 'handling') THEN 'overdue_unhandled'
+           CASE WHEN {unit_states} THEN 'overdue_unhandled'
                 ELSE 'overdue_unclosed' END, false, false
     FROM overdue o JOIN event e ON e.id = o.event_id WHERE e.grid_code LIKE :within
 )
@@ -113,7 +115,13 @@ def area_unit_counts(
     else:
         # A unit answers for what it held when it acted (the log's unit), not today's holder.
         keys = {"key_e": "e.unit_id", "key_a": "a.unit_id", "key_o": "o.unit_id"}
-    sql = _AREA_UNIT.format(base=_BASE, filed_e=_FILED.format("e"), **keys)
+    sql = _AREA_UNIT.format(
+        base=_BASE,
+        filed_e=_FILED.format("e"),
+        no_clock=states.is_not_in("to_status", states.NO_CLOCK),
+        unit_states=states.is_in("o.to_status", states.UNIT_STATES),
+        **keys,
+    )
     rows = conn.execute(
         text(sql),
         {"from": start, "to": end, "public": public_sources, "within": f"{within or ''}%"},
@@ -147,7 +155,7 @@ facts AS (
   UNION ALL
     SELECT s.supervisor, CASE WHEN o.to_status = 'verifying' THEN 'verify' ELSE 'check' END, false
     FROM last o JOIN sup s ON s.id = o.event_id
-    WHERE o.to_status IN ('verifying', 'checking') AND o.due_at >= :from AND o.due_at < :to
+    WHERE {supervisor_tasks} AND o.due_at >= :from AND o.due_at < :to
 )
 SELECT key,
        count(*) FILTER (WHERE metric = 'reported') AS reported,
@@ -166,7 +174,13 @@ def supervisor_counts(
 ) -> list[dict]:
     """Counts per supervisor (by name) for [start, end)."""
     rows = conn.execute(
-        text(_SUPERVISOR.format(base=_BASE, filed_s=_FILED.format("s"))),
+        text(
+            _SUPERVISOR.format(
+                base=_BASE,
+                filed_s=_FILED.format("s"),
+                supervisor_tasks=states.is_in("o.to_status", states.SUPERVISOR_TASKS),
+            )
+        ),
         {"from": start, "to": end, "public": public_sources, "within": f"{within or ''}%"},
     ).mappings()
     return [dict(r) for r in rows]

@@ -219,7 +219,6 @@ class _Writer:
     ) -> None:
         self.session, self.settings, self.kind = session, settings, kind
         self.community, self.options = community, options
-        self.closed = settings.grid_edit_closed_statuses
         self.edit_id = repo.insert_edit(session, kind, community, options.actor, options.note)
 
     def apply(self, grids: gpd.GeoDataFrame, change: GridChange) -> dict:
@@ -245,7 +244,7 @@ class _Writer:
             started.append(self._start(f"{self.community}{first + n:03d}", shape, 1, parent_row))
         repo.retire_codes(self.session, change.retired, self.community, self.edit_id)
         new_codes = [s["code"] for s in started]
-        events = repo.reassign_events(self.session, ended, new_codes, self.closed)
+        events = repo.reassign_events(self.session, ended, new_codes)
         components = repo.reassign_components(self.session, ended, new_codes)
         result = self._result(change.retired, started, events, components, ended)
         result["clipped_m2"] = None if change.clipped is None else _area_m2(change.clipped)
@@ -266,7 +265,7 @@ class _Writer:
         # codes no longer in use after the renumbering join the retired ones
         gone = sorted(set(mapping) - set(mapping.values()))
         repo.retire_codes(self.session, gone, self.community, self.edit_id)
-        events, components = repo.rename_in_place(self.session, mapping, self.closed)
+        events, components = repo.rename_in_place(self.session, mapping)
         result = self._result(gone, started, events, components, list(mapping))
         result["mapping"] = dict(sorted(mapping.items()))
         return result
@@ -301,7 +300,7 @@ class _Writer:
             "retired": list(retired),
             "started": [{k: s[k] for k in ("code", "version", "area_m2")} for s in started],
             "moved": {"events": events, "components": components},
-            "closed_cases_kept": repo.closed_cases_in(self.session, ended, self.closed),
+            "closed_cases_kept": repo.closed_cases_in(self.session, ended),
             "grids": repo.grid_features(self.session, [s["id"] for s in started]),
         }
         summary = {k: result[k] for k in ("retired", "started", "moved", "closed_cases_kept")}

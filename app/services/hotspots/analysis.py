@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 
 from app.db.hotspots import queries as repo
 from app.db.hotspots.queries import EventFilter
-from app.db.models import EVENT_SOURCES, WORKFLOW_EVENT_STATUSES
+from app.db.models import EVENT_SOURCES, EVENT_STATUSES
 from app.errors import InvalidInputError, UnknownClassError
 from app.services.hotspots.layers import (
     GridLayer,
@@ -107,10 +107,10 @@ def parse_filter(
         )
     open_only = "open" in statuses
     statuses = tuple(s for s in statuses if s != "open")
-    if set(statuses) - set(WORKFLOW_EVENT_STATUSES):
+    if set(statuses) - set(EVENT_STATUSES):
         raise InvalidInputError(
-            f"状态应为 open 或 {', '.join(WORKFLOW_EVENT_STATUSES)} 之一：{status!r}",
-            f"status must be open or one of {', '.join(WORKFLOW_EVENT_STATUSES)}: {status!r}",
+            f"状态应为 open 或 {', '.join(EVENT_STATUSES)} 之一：{status!r}",
+            f"status must be open or one of {', '.join(EVENT_STATUSES)}: {status!r}",
             parameter="status",
         )
     if area and not AREA.match(area):

@@ -18,6 +18,7 @@ import anyio
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
+from app import states
 from app.db.catalog import classes as class_repo
 from app.db.intake import events as events_repo
 from app.db.intake import open311 as repo
@@ -40,18 +41,6 @@ PREFIX = {"event": "SJ", "component": "BJ"}
 KIND_OF = {v: k for k, v in PREFIX.items()}
 KIND_NAME = {"event": ("事件", "event"), "component": ("部件", "component")}
 _SERVICE_CODE = re.compile(r"^(SJ|BJ)([0-9]{4,5})$")
-STATUS_NOTES = {
-    "reported": ("已上报，待核实", "reported, awaiting verification"),
-    "verifying": ("核实中", "being verified"),
-    "filed": ("已立案", "filed as a case"),
-    "voided": ("已作废（不予立案）", "voided: not accepted as a case"),
-    "dispatched": ("已派遣至处置单位", "dispatched to the responsible unit"),
-    "handling": ("处置中", "being handled"),
-    "handled": ("已处置，待核查", "handled, awaiting check"),
-    "checking": ("核查中", "being checked"),
-    "closed": ("已结案", "closed"),
-    "shelved": ("已挂账", "shelved for later handling"),
-}
 # EventCreate field → the Open311 argument a client sent, so errors name what it knows.
 _ARGUMENT = {
     "lon": "long",
@@ -363,14 +352,14 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _request(row: dict, lang: str) -> dict:
-    closed = row["status"] in repo.CLOSED_STATUSES
-    zh, en = STATUS_NOTES.get(row["status"], (row["status"], row["status"]))
+    closed = row["status"] in states.TERMINAL
+    state = states.STATES[row["status"]]
     # The spec: for a closed request, updated_datetime is when it was closed.
     updated = row["closed_at"] if closed and row["closed_at"] else row["updated_at"]
     return {
         "service_request_id": str(row["id"]),
         "status": "closed" if closed else "open",
-        "status_notes": en if lang == "en" else zh,
+        "status_notes": state.public_en if lang == "en" else state.public_zh,
         "service_name": (row["class_name_en"] or row["class_name"])
         if lang == "en"
         else row["class_name"],

@@ -21,27 +21,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from app import states
 from app.errors import ConflictError, InvalidInputError
 from app.services.workflow.deadlines import TimeLimit, WorkCalendar
 
-TERMINAL = frozenset({"invalid", "voided", "closed"})
-# While a unit holds a case, its task is due when the case is: at the deadline.
-UNIT_STATES = frozenset({"dispatched", "handling"})
-STATUS_NAMES = {
-    "reported": "待受理",
-    "verifying": "核实中",
-    "verified": "已核实",
-    "invalid": "核实不属实",
-    "filed": "已立案待派遣",
-    "voided": "作废",
-    "dispatched": "已派遣待签收",
-    "returned": "退回待重派",
-    "handling": "处置中",
-    "handled": "已反馈待核查",
-    "checking": "核查中",
-    "closed": "结案",
-    "shelved": "挂账",
-}
+# The states and their sets are decided in app.states; the machine moves cases between them.
+TERMINAL, UNIT_STATES, STATUS_NAMES = states.TERMINAL, states.UNIT_STATES, states.STATUS_NAMES
 
 
 @dataclass(frozen=True)
@@ -81,6 +66,29 @@ ACTIONS: dict[str, Action] = {
     "refuse_shelving": _a("驳回挂账", "dispatched handling", None, "shift_leader"),
     "resume": _a("恢复办理", "shelved", None, "shift_leader"),
 }
+TASK_NAMES = {
+    "reported": ("受理立案", "accept and file"),
+    "verifying": ("现场核实", "verify on site"),
+    "verified": ("立案", "file"),
+    "filed": ("派遣", "dispatch"),
+    "returned": ("重新派遣", "re-dispatch"),
+    "dispatched": ("签收", "accept the case"),
+    "handling": ("处置", "handle"),
+    "handled": ("派发核查", "send the check"),
+    "checking": ("现场核查", "check on site"),
+}
+# Which waiting statuses each role works on; reported cases split by source between the
+# acceptor (public reports, to send for verification) and the shift leader (to file).
+ROLE_TASKS: dict[str, tuple[str, ...]] = {
+    "supervisor": ("verifying", "checking"),
+    "handler": ("dispatched", "handling"),
+    "unit": ("dispatched", "handling"),
+    "acceptor": ("reported", "handled"),
+    "shift_leader": ("reported", "verified"),
+    "dispatcher": ("filed", "returned"),
+    "command_centre": ("reported", "verified", "filed", "returned", "handled"),
+}
+
 REQUESTS = {"request_extension": "extension", "request_shelving": "shelving"}
 DECISIONS = {
     "approve_extension": "extension",

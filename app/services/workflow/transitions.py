@@ -21,30 +21,6 @@ from app.services.workflow.deadlines import TimeLimit
 from app.services.workflow.machine import Actor, CaseState, Policy, Step
 from app.settings import Settings
 
-TASK_NAMES = {
-    "reported": ("受理立案", "accept and file"),
-    "verifying": ("现场核实", "verify on site"),
-    "verified": ("立案", "file"),
-    "filed": ("派遣", "dispatch"),
-    "returned": ("重新派遣", "re-dispatch"),
-    "dispatched": ("签收", "accept the case"),
-    "handling": ("处置", "handle"),
-    "handled": ("派发核查", "send the check"),
-    "checking": ("现场核查", "check on site"),
-}
-# Which waiting statuses each role works on; reported cases split by source between the
-# acceptor (public reports, to send for verification) and the shift leader (to file).
-ROLE_TASKS: dict[str, tuple[str, ...]] = {
-    "supervisor": ("verifying", "checking"),
-    "handler": ("dispatched", "handling"),
-    "unit": ("dispatched", "handling"),
-    "acceptor": ("reported", "handled"),
-    "shift_leader": ("reported", "verified"),
-    "dispatcher": ("filed", "returned"),
-    "command_centre": ("reported", "verified", "filed", "returned", "handled"),
-}
-
-
 # Account roles (the users' table) plus "system" for unattended callers and scripts.
 ACTOR_ROLES = (*ROLES, "system")
 
@@ -302,7 +278,11 @@ def describe(
 
 def case_progress(state: CaseState, policy: Policy, now: datetime, yellow: float) -> dict | None:
     """Time used of the handling limit (with extensions; shelved time excluded)."""
-    if state.limit is None or state.deadline_at is None or state.status in ("voided", "invalid"):
+    if (
+        state.limit is None
+        or state.deadline_at is None
+        or state.status in rules.TERMINAL - {"closed"}
+    ):
         return None
     cal = policy.calendar
     total = cal.limit_seconds(state.limit) + state.extension_hours * 3600
@@ -366,9 +346,9 @@ def list_tasks(
     now: datetime | None = None,
 ) -> tuple[list[dict], int]:
     """Tasks waiting on ``role``, most urgent first, each with its traffic light."""
-    if role not in ROLE_TASKS:
+    if role not in rules.ROLE_TASKS:
         raise InvalidInputError(
-            f"未知角色 {role}", f"unknown role {role!r}", roles=list(ROLE_TASKS)
+            f"未知角色 {role}", f"unknown role {role!r}", roles=list(rules.ROLE_TASKS)
         )
     if role == "supervisor" and not (grid or supervisor or within):
         raise InvalidInputError(
@@ -394,7 +374,7 @@ def list_tasks(
         )
         rows, total = repo.list_tasks(
             conn,
-            statuses=ROLE_TASKS[role],
+            statuses=rules.ROLE_TASKS[role],
             reported_sources=sources,
             pending=role in ("shift_leader", "command_centre"),
             grid=grid,
@@ -424,7 +404,7 @@ def _task(row: dict, policy: Policy, now: datetime, settings: Settings) -> dict:
         },
         policy,
     )
-    task = TASK_NAMES.get(row["status"], (row["status"], row["status"]))
+    task = rules.TASK_NAMES.get(row["status"], (row["status"], row["status"]))
     if row["pending_request"]:
         task = (
             ("审批延期", "decide an extension")
