@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 from sqlalchemy.orm import sessionmaker
 
+from app.api import audit
 from app.api.problems import install_problem_handlers
 from app.api.routes import (
     areas,
@@ -116,6 +117,7 @@ class AuditWrites:
                 status = message["status"]
             await send(message)
 
+        changed = audit.begin()
         try:
             await self.app(scope, receive, send_status)
         finally:
@@ -127,7 +129,15 @@ class AuditWrites:
                 scope["path"],
                 status,
                 client[0] if client else None,
+                _changed(scope, changed),
             )
+
+
+def _changed(scope, named: dict) -> dict | None:
+    """The object a write changed: its path parameters (``event_id``, ``code``…) and what
+    the handler named (:func:`app.api.audit.audit_object`, e.g. a new case's id)."""
+    found = {k: v for k, v in scope.get("path_params", {}).items() if k != "fmt"}
+    return {**found, **named} or None
 
 
 def _routers() -> list[APIRouter]:

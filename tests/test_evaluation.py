@@ -54,10 +54,10 @@ def _insert_case(conn, grid, source, reported, reporter, unit_id, steps, units) 
     status = steps[-1][2] if steps else "reported"
     event_id = conn.execute(
         text(
-            "INSERT INTO event (scheme, class_kind, class_code, geom, source, reporter, reported_at, "
-            "grid_code, community_code, subdistrict_code, district_code, unit_id, status) "
+            "INSERT INTO event (scheme, class_kind, class_code, geom, source, reporter, reported_by, "
+            "reported_at, grid_code, community_code, subdistrict_code, district_code, unit_id, status) "
             "VALUES ('2013', 'event', '0102', ST_SetSRID(ST_MakePoint(:x, :y), 4326), :src, :rep, "
-            ":at, :g, left(:g, 12), left(:g, 9), left(:g, 6), :u, :st) RETURNING id"
+            ":rep, :at, :g, left(:g, 12), left(:g, 9), left(:g, 6), :u, :st) RETURNING id"
         ),
         {
             "x": lon,
@@ -84,6 +84,8 @@ def _insert_case(conn, grid, source, reported, reporter, unit_id, steps, units) 
         previous = to
     for at, action, from_status, to, data in rows:
         actor = DISPATCHER if action == "dispatch" else f"{data['role']}-person"
+        if data["role"] == "supervisor":  # the grid's supervisor verifies on site
+            actor = ZHANG if grid.startswith(sd.COMMUNITY_A) else LI
         conn.execute(
             text(
                 "INSERT INTO case_log (event_id, at, actor, action, from_status, to_status, data) "
@@ -655,8 +657,9 @@ def test_simulated_run_gives_plausible_scores(engine, settings):
             conn.execute(
                 text(
                     "INSERT INTO event (scheme, class_kind, class_code, geom, source, reporter, "
-                    "reported_at, grid_code, community_code, subdistrict_code, district_code, unit_id) "
-                    "VALUES ('2013', :k, :c, ST_SetSRID(ST_MakePoint(:x, :y), 4326), :s, :r, :at, "
+                    "reported_by, reported_at, grid_code, community_code, subdistrict_code, "
+                    "district_code, unit_id) "
+                    "VALUES ('2013', :k, :c, ST_SetSRID(ST_MakePoint(:x, :y), 4326), :s, :r, :r, :at, "
                     ":g, left(:g, 12), left(:g, 9), left(:g, 6), :u)"
                 ),
                 {

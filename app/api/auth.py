@@ -87,3 +87,9 @@ def ensure_role(user: User, roles: tuple[str, ...]) -> User:
             required_roles=list(roles),
         )
     return user
+
+
+def acting_as(user: User, behalf: str | None) -> str:
+    """The actor a history records: the signed-in account, and on whose behalf in brackets
+    (a steward entering a contractor's work). Never a name the client alone supplies."""
+    return f"{user.username} ({behalf})" if behalf and behalf != user.username else user.username

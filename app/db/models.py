@@ -280,7 +280,9 @@ class Event(Base):
     location_text: Mapped[str | None] = mapped_column(String(256))
     description: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(16))
-    reporter: Mapped[str | None] = mapped_column(Text)
+    reporter: Mapped[str | None] = mapped_column(Text)  # what the reporter typed
+    # the account that filed it through the API (NULL: anonymous Open311) or a bulk import's
+    reported_by: Mapped[str | None] = mapped_column(Text)
     photo_urls: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
     idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
     public_token: Mapped[str | None] = mapped_column(String(36), unique=True)
@@ -588,6 +590,7 @@ class AuditLog(Base):
     path: Mapped[str] = mapped_column(Text)
     status: Mapped[int] = mapped_column(Integer)
     client: Mapped[str | None] = mapped_column(Text)
+    object: Mapped[dict | None] = mapped_column(JSONB)  # what it changed: {"event_id": 12}
 
 
 # -- Component inventory: sequences, import keys, history (migration 0004) -------------------

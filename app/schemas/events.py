@@ -129,7 +129,8 @@ class EventOut(BaseModel):
     location_text: str | None
     description: str | None
     source: str
-    reporter: str | None
+    reporter: str | None  # what the reporter typed
+    reported_by: str | None = None  # the account that filed it (None: anonymous Open311)
     photo_urls: list[str] | None
     idempotency_key: str | None
     observed_at: datetime | None

@@ -5,6 +5,7 @@ from typing import Literal
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
+from app.api.audit import audit_object
 from app.api.auth import require
 from app.api.deps import EngineDep, SettingsDep
 from app.services.catalog import classes as service
@@ -53,6 +54,7 @@ def read_classes(
 def create_class(body: ClassIn, response: Response, engine: EngineDep, settings: SettingsDep):
     row = service.create_class(engine, settings.class_scheme, body.model_dump())
     response.headers["Location"] = f"/api/v1/classes/{row['code']}?kind={row['kind']}"
+    audit_object(class_kind=row["kind"], class_code=row["code"])
     return row
 
 

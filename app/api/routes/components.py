@@ -7,7 +7,8 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from app.api.auth import require
+from app.api.audit import audit_object
+from app.api.auth import acting_as, require
 from app.api.deps import EngineDep, SettingsDep
 from app.api.geojson import GeoJSONResponse, feature_collection, features_from_rows, parse_bbox
 from app.api.paging import PageDep
@@ -42,11 +43,6 @@ def behalf_header(
 
 
 Behalf = Annotated[str | None, Depends(behalf_header)]
-
-
-def actor(user: User, behalf: str | None) -> str:
-    """The history's actor: the signed-in user, and on whose behalf in brackets."""
-    return f"{user.username} ({behalf})" if behalf and behalf != user.username else user.username
 
 
 def component_filters(
@@ -179,8 +175,9 @@ def create_component(
     user: Steward,
     behalf: Behalf,
 ):
-    who = actor(user, body.actor or behalf)
+    who = acting_as(user, body.actor or behalf)
     row, created = service.create_component(engine, settings, body.model_dump(), who)
+    audit_object(identifier=row["identifier"])
     headers = {"Location": f"/api/v1/components/{row['identifier']}"}
     if not created:
         headers["Idempotent-Replayed"] = "true"
@@ -211,7 +208,7 @@ def update_component(
     behalf: Behalf,
 ):
     changes = body.model_dump(exclude_unset=True)
-    who = actor(user, changes.pop("actor", None) or behalf)
+    who = acting_as(user, changes.pop("actor", None) or behalf)
     inventory = set(changes) - {"status", "note", "event_id"} or changes.get("status") == "retired"
     if inventory and not user.has(*STEWARDS, "admin"):
         raise ForbiddenError(
@@ -236,7 +233,7 @@ def retire_component(
     note: str | None = None,
     event_id: int | None = None,
 ):
-    row = service.retire_component(engine, identifier, actor(user, behalf), note, event_id)
+    row = service.retire_component(engine, identifier, acting_as(user, behalf), note, event_id)
     return GeoJSONResponse(features_from_rows([row], "identifier")[0])
 
 

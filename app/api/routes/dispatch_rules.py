@@ -5,6 +5,7 @@ from typing import Literal
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
+from app.api.audit import audit_object
 from app.api.auth import require
 from app.api.deps import EngineDep, SettingsDep
 from app.api.paging import PageDep
@@ -71,6 +72,7 @@ def create_rule(body: RuleCreate, engine: EngineDep, settings: SettingsDep, resp
         body.note,
     )
     response.headers["Location"] = f"/api/v1/dispatch-rules/{rule['id']}"
+    audit_object(rule_id=rule["id"])
     return rule
 
 

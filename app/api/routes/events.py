@@ -7,6 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
 
+from app.api.audit import audit_object
 from app.api.auth import CurrentUser, authenticate, ensure_role, oauth2, require
 from app.api.deps import EngineDep, IntakeDep, ReportsDep, SettingsDep
 from app.api.responses import FastJSONResponse, model_response
@@ -33,7 +34,7 @@ class ReportRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[None, None, Response]]:
         async def handle(request: Request) -> Response:
-            ensure_role(await authenticate(request, await oauth2(request)), REPORTERS)
+            user = ensure_role(await authenticate(request, await oauth2(request)), REPORTERS)
             body = await _json_body(request)
             key = request.headers.get("idempotency-key")
             if key is not None and len(key) > KEY_MAX:
@@ -47,7 +48,7 @@ class ReportRoute(APIRoute):
                         }
                     ]
                 )
-            return await create_event(body, request.app.state.reports, key)
+            return await create_event(body, user, request.app.state.reports, key)
 
         return handle
 
@@ -78,6 +79,7 @@ async def _json_body(request: Request) -> EventCreate:
 
 async def create_event(
     body: EventCreate,
+    user: CurrentUser,
     reports: ReportsDep,
     idempotency_key: str | None = Header(None, max_length=KEY_MAX),
 ):
@@ -88,7 +90,9 @@ async def create_event(
                 "Idempotency-Key header and body idempotency_key differ",
             )
         body.idempotency_key = idempotency_key
-    event, created = await reports.create_event(body)
+    # The case log and evaluation name the signed-in account; ``reporter`` stays free text.
+    event, created = await reports.create_event(body, reported_by=user.username)
+    audit_object(event_id=event["id"])
     headers = {"Location": f"/api/v1/events/{event['id']}"}
     if not created:
         headers["Idempotent-Replayed"] = "true"

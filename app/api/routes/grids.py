@@ -11,7 +11,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from app.api.auth import require
+from app.api.audit import audit_object
+from app.api.auth import acting_as, require
 from app.api.deps import SessionDep, SettingsDep
 from app.api.geojson import (
     GeoJSONResponse,
@@ -140,14 +141,14 @@ class RenumberBody(GridEditBody):
 
 def _options(user: User, body: GridEditBody, dry_run: bool) -> edits.EditOptions:
     """The edit log records the signed-in user, and on whose behalf when the body says so."""
-    actor = user.username
-    if body.actor and body.actor != user.username:
-        actor = f"{user.username} ({body.actor})"
-    return edits.EditOptions(actor=actor, note=body.note, dry_run=dry_run)
+    return edits.EditOptions(acting_as(user, body.actor), note=body.note, dry_run=dry_run)
 
 
 def _edited(result: dict) -> dict:
     """The edit result with its new grid versions as a FeatureCollection."""
+    audit_object(
+        edit_id=result.get("edit_id"), retired=result["retired"], started=result["started"]
+    )
     features = features_from_rows(result["grids"], "code")
     result["grids"] = {"type": "FeatureCollection", "features": features}
     return result

@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from app.api.audit import audit_object
 from app.api.deps import EngineDep, LanguageDep, ReportsDep, SettingsDep, language_of
 from app.api.ratelimit import limit_public_writes
 from app.errors import DomainError, InvalidInputError, NotFoundError
@@ -210,6 +211,7 @@ async def create_request(
     settings: SettingsDep,
 ):
     created = await service.create_request(engine, reports, settings, fields)
+    audit_object(event_id=int(created["service_request_id"]))
     location = f"{router.prefix}/v2/requests/{created['service_request_id']}.{fmt}"
     return render(fmt, "service_requests", [created], 201, headers={"Location": location})
 

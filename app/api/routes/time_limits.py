@@ -7,6 +7,7 @@ from typing import Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from app.api.audit import audit_object
 from app.api.auth import require
 from app.api.deps import EngineDep, SettingsDep
 from app.services.workflow import calendar as service
@@ -43,6 +44,7 @@ def read_time_limits(
     dependencies=[require("shift_leader")],
 )
 def set_time_limit(body: TimeLimitBody, engine: EngineDep, settings: SettingsDep):
+    audit_object(class_kind=body.class_kind, class_code=body.class_code, criterion=body.criterion)
     return service.set_time_limit(
         engine,
         settings,

@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from app.api.audit import audit_object
 from app.api.auth import require
 from app.api.deps import EngineDep
 from app.services.accounts import users as service
@@ -33,6 +34,7 @@ def read_users(engine: EngineDep):
 
 @router.post("", status_code=201, summary="新增用户 / add a user")
 def create_user(body: UserCreate, engine: EngineDep):
+    audit_object(username=body.username)
     return service.create_user(
         engine, body.username, body.password, body.roles, body.display_name, body.unit_code
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 from sqlalchemy import Connection, text
 
 from app.db.pool import IntakeConnection, Statement
@@ -62,13 +63,16 @@ def unit_exists(conn: Connection, code: str) -> bool:
 
 
 AUDIT_INSERT = Statement(
-    "INSERT INTO audit_log (at, username, method, path, status, client) "
+    "INSERT INTO audit_log (at, username, method, path, status, client, object) "
     "SELECT * FROM unnest(CAST(:at AS timestamptz[]), CAST(:u AS text[]), "
-    "CAST(:m AS text[]), CAST(:p AS text[]), CAST(:s AS int[]), CAST(:c AS text[]))"
+    "CAST(:m AS text[]), CAST(:p AS text[]), CAST(:s AS int[]), CAST(:c AS text[]), "
+    "CAST(:o AS jsonb[]))"
 )
 
 
 async def write_audit_rows(conn: IntakeConnection, rows: list[tuple]) -> None:
-    """Audit rows as (at, username, method, path, status, client) tuples, in one statement."""
-    at, u, m, p, s, c = (list(column) for column in zip(*rows, strict=True))
-    await conn.rows(AUDIT_INSERT, {"at": at, "u": u, "m": m, "p": p, "s": s, "c": c})
+    """Audit rows as (at, username, method, path, status, client, object) tuples, in one
+    statement."""
+    at, u, m, p, s, c, o = (list(column) for column in zip(*rows, strict=True))
+    objects = [orjson.dumps(x).decode() if x else None for x in o]
+    await conn.rows(AUDIT_INSERT, {"at": at, "u": u, "m": m, "p": p, "s": s, "c": c, "o": objects})

@@ -224,6 +224,8 @@ EVENT_COPY_COLUMNS = (
     "assignment",
     "deadline_at",
     "status",
+    # An administrator's import: who reported is what the file says (no account to check).
+    "reported_by",
 )
 
 

@@ -15,7 +15,7 @@ EVENT_SELECT = """
 SELECT e.id, e.status, e.scheme, e.class_kind, e.class_code, k.name AS class_name,
        k.name_en AS class_name_en, k.major_name AS class_major_name,
        ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat, e.location_text, e.description, e.source,
-       e.reporter, e.photo_urls, e.idempotency_key, e.public_token, e.observed_at, e.reported_at,
+       e.reporter, e.reported_by, e.photo_urls, e.idempotency_key, e.public_token, e.observed_at, e.reported_at,
        e.grid_code, e.community_code, e.subdistrict_code, e.district_code,
        e.street_id, e.component_id, c.identifier AS component_identifier,
        u.code AS unit_code, u.name AS unit_name, e.deadline_at, e.closed_at, e.updated_at,
@@ -42,13 +42,13 @@ INSERT_REPORTED = Statement(
     """
 WITH ins AS (
     INSERT INTO event (scheme, class_kind, class_code, geom, location_text, description, source,
-                       reporter, reporter_contact, photo_urls, idempotency_key, public_token,
+                       reporter, reported_by, reporter_contact, photo_urls, idempotency_key, public_token,
                        observed_at, reported_at, grid_id, grid_code, community_code,
                        subdistrict_code, district_code, street_id, street_distance_m,
                        component_id, component_distance_m, unit_id, assignment, deadline_at,
                        status)
     SELECT scheme, class_kind, class_code, ST_SetSRID(ST_MakePoint(lon, lat), 4326),
-           location_text, description, source, reporter, reporter_contact,
+           location_text, description, source, reporter, reported_by, reporter_contact,
            CASE WHEN photo_urls IS NOT NULL
                 THEN ARRAY(SELECT jsonb_array_elements_text(photo_urls)) END,
            idempotency_key, public_token, observed_at, reported_at, grid_id, grid_code,
@@ -58,7 +58,7 @@ WITH ins AS (
         CAST(:scheme AS text[]), CAST(:class_kind AS text[]), CAST(:class_code AS text[]),
         CAST(:lon AS float8[]), CAST(:lat AS float8[]), CAST(:location_text AS text[]),
         CAST(:description AS text[]), CAST(:source AS text[]), CAST(:reporter AS text[]),
-        CAST(:reporter_contact AS jsonb[]), CAST(:photo_urls AS jsonb[]),
+        CAST(:reported_by AS text[]), CAST(:reporter_contact AS jsonb[]), CAST(:photo_urls AS jsonb[]),
         CAST(:idempotency_key AS text[]), CAST(:public_token AS text[]),
         CAST(:observed_at AS timestamptz[]), CAST(:reported_at AS timestamptz[]),
         CAST(:grid_id AS int8[]), CAST(:grid_code AS text[]), CAST(:community_code AS text[]),
@@ -68,7 +68,7 @@ WITH ins AS (
         CAST(:unit_id AS int4[]), CAST(:assignment AS jsonb[]), CAST(:deadline_at AS timestamptz[])
     ) WITH ORDINALITY AS t(
         scheme, class_kind, class_code, lon, lat, location_text, description, source, reporter,
-        reporter_contact, photo_urls, idempotency_key, public_token, observed_at, reported_at,
+        reported_by, reporter_contact, photo_urls, idempotency_key, public_token, observed_at, reported_at,
         grid_id, grid_code, community_code, subdistrict_code, district_code, street_id,
         street_distance_m, component_id, component_distance_m, unit_id, assignment, deadline_at, i
     )
@@ -76,8 +76,11 @@ WITH ins AS (
     ON CONFLICT (idempotency_key) DO NOTHING
     RETURNING *
 ), log AS (
+    -- The actor is the signed-in account (an anonymous Open311 request: 'public'), never the
+    -- free text the reporter typed.
     INSERT INTO case_log (event_id, actor, action, from_status, to_status, note)
-    SELECT id, reporter, 'report', NULL, 'reported', 'source=' || source FROM ins
+    SELECT id, COALESCE(reported_by, 'public'), 'report', NULL, 'reported', 'source=' || source
+    FROM ins
 )
 """
     + EVENT_SELECT.replace("FROM event e", "FROM ins e")

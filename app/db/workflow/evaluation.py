@@ -129,18 +129,23 @@ def area_unit_counts(
     return [dict(r) for r in rows]
 
 
-# Supervisors answer for their grids (the current grid's supervisor): own reports and their
-# validity, public reports there that proved valid (missed by the patrol, 漏报), and the
-# verification (核实) and check (核查) tasks, on time when done before the stage was due.
+# Supervisors are named as their accounts' display names (a grid's ``supervisor`` holds the
+# same). Each answers for their own reports and their validity — credited to the account that
+# filed them (``reported_by``), never to the free-text ``reporter`` — and their own
+# verifications (核实, the account that acted); and, for the grids they hold now, for public
+# reports there that proved valid (missed by the patrol, 漏报) and the check (核查) tasks, on
+# time when done before the stage was due.
 _SUPERVISOR = """
 WITH {base},
 sup AS (
-    SELECT e.id, e.source, e.reporter, e.reported_at, g.supervisor
+    SELECT e.id, e.source, e.reported_at, g.supervisor,
+           COALESCE(a.display_name, e.reported_by) AS reported_by
     FROM event e LEFT JOIN grid g ON g.code = e.grid_code AND g.valid_to IS NULL
+    LEFT JOIN app_user a ON a.username = e.reported_by
     WHERE e.grid_code LIKE :within
 ),
 facts AS (
-    SELECT s.reporter AS key, 'reported' AS metric, {filed_s} AS flag
+    SELECT s.reported_by AS key, 'reported' AS metric, {filed_s} AS flag
     FROM sup s
     WHERE s.source = 'supervisor' AND s.reported_at >= :from AND s.reported_at < :to
   UNION ALL
@@ -148,9 +153,12 @@ facts AS (
     WHERE s.source = ANY(:public) AND s.reported_at >= :from AND s.reported_at < :to
       AND {filed_s}
   UNION ALL
-    SELECT s.supervisor, CASE WHEN l.action IN ('confirm', 'invalidate') THEN 'verify' ELSE 'check' END,
+    SELECT CASE WHEN l.action IN ('confirm', 'invalidate')
+                THEN COALESCE(a.display_name, l.actor) ELSE s.supervisor END,
+           CASE WHEN l.action IN ('confirm', 'invalidate') THEN 'verify' ELSE 'check' END,
            l.at <= COALESCE((l.data->>'stage_due_at')::timestamptz, 'infinity')
     FROM lg l JOIN sup s ON s.id = l.event_id
+    LEFT JOIN app_user a ON a.username = l.actor
     WHERE l.at >= :from AND l.action IN ('confirm', 'invalidate', 'close', 'rework')
   UNION ALL
     SELECT s.supervisor, CASE WHEN o.to_status = 'verifying' THEN 'verify' ELSE 'check' END, false

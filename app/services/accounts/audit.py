@@ -19,7 +19,8 @@ MAX_PENDING = 100_000
 
 
 class AuditTrail:
-    """Records writes (user, method, path, status, client, time) and stores them in batches.
+    """Records writes (user, method, path, status, client, object changed, time) and stores
+    them in batches.
 
     Writing each intake's audit row in a transaction of its own cost a fifth of the intake.
     Here a task on the event loop writes what has gathered in one statement, at most ~20
@@ -39,10 +40,17 @@ class AuditTrail:
         self._writer = asyncio.create_task(self._run(), name="audit-trail")
 
     def record(
-        self, username: str | None, method: str, path: str, status: int, client: str | None
+        self,
+        username: str | None,
+        method: str,
+        path: str,
+        status: int,
+        client: str | None,
+        changed: dict | None = None,
     ) -> None:
         """Keep one row for the next batch; never waits and never touches the database."""
-        self._pending.append((datetime.now(UTC), username, method, path, status, client))
+        row = (datetime.now(UTC), username, method, path, status, client, changed)
+        self._pending.append(row)
         if len(self._pending) > MAX_PENDING:  # the database is gone for long: keep the newest
             del self._pending[:-MAX_PENDING]
         self._wake.set()

@@ -263,6 +263,7 @@ def _event_rows(
             assignment_json(a),
             a["deadline"]["at"].isoformat(),
             "reported",
+            row.reporter,
         )
 
 

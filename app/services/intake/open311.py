@@ -175,7 +175,7 @@ async def create_request(
             f"service_code {code} not found; see services for valid codes",
         )
     report = _report(fields, row, *_location(fields))
-    event, _ = await reports.create_event(report, public_token=True)
+    event, _ = await reports.create_event(report, reported_by=None, public_token=True)
     return {
         "service_request_id": str(event["id"]),
         "token": event["public_token"],

@@ -64,6 +64,7 @@ def fingerprint(request: EventCreate) -> str:
 @dataclass(eq=False)
 class _Report:
     request: EventCreate
+    reported_by: str | None  # the signed-in account; None for an anonymous Open311 request
     public_token: bool
     received_at: datetime
     answer: asyncio.Future[tuple[dict, bool]]
@@ -92,14 +93,16 @@ class ReportQueue:
         ]
 
     async def create_event(
-        self, request: EventCreate, public_token: bool = False
+        self, request: EventCreate, reported_by: str | None = None, public_token: bool = False
     ) -> tuple[dict, bool]:
-        """Store a case with its assignment; returns (case, created). A replayed key returns
-        the original case with created=False and stores nothing."""
+        """Store a case reported by the account ``reported_by`` with its assignment; returns
+        (case, created). A replayed key returns the original case with created=False and
+        stores nothing."""
         if self._closed:
             raise _shutting_down()
         answer = asyncio.get_running_loop().create_future()
-        self._waiting.put_nowait(_Report(request, public_token, datetime.now(UTC), answer))
+        report = _Report(request, reported_by, public_token, datetime.now(UTC), answer)
+        self._waiting.put_nowait(report)
         return await answer
 
     async def close(self) -> None:
@@ -243,6 +246,7 @@ def _row(settings: Settings, report: _Report, a: dict) -> dict:
         "description": r.description,
         "source": r.source,
         "reporter": r.reporter,
+        "reported_by": report.reported_by,
         "reporter_contact": orjson.dumps(r.reporter_contact).decode()
         if r.reporter_contact
         else None,
