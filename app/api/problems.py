@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import logging
+from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -68,55 +69,72 @@ def problem(request: Request, status: int, slug: str, title: str, detail: str, *
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
 
 
-def _domain(request: Request, exc: DomainError) -> Response:
-    lang = language_of(request, request.query_params.get("lang"))
-    return problem(
-        request, exc.status, exc.type_slug, exc.title(lang), exc.message(lang), **exc.extra
-    )
+@dataclass(frozen=True)
+class Problem:
+    """What went wrong, in the reader's language, before it is rendered (problem+json, an
+    HTML page, or Open311's error list)."""
+
+    status: int
+    slug: str
+    title: str
+    detail: str
+    extra: dict = field(default_factory=dict)
 
 
-def _validation(request: Request, exc: RequestValidationError) -> Response:
-    lang = language_of(request, request.query_params.get("lang"))
-    errors = [
-        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
-        for e in exc.errors()
-    ]
-    where = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors)
-    title = "请求参数无效" if lang == "zh" else "Invalid request parameters"
-    return problem(request, 422, "invalid-input", title, where, errors=errors)
-
-
-def _http(request: Request, exc: StarletteHTTPException) -> Response:
-    lang = language_of(request, request.query_params.get("lang"))
-    if exc.status_code == 404:
-        title = "未找到" if lang == "zh" else "Not found"
-        return problem(request, 404, "not-found", title, f"{request.url.path}")
-    return problem(request, exc.status_code, "http-error", str(exc.detail), str(exc.detail))
-
-
-def _database(request: Request, exc: DBAPIError) -> Response:
-    # Driver errors never reach the user raw: log them, answer with a stable problem.
-    log.exception("database error on %s", request.url.path)
-    if isinstance(exc, OperationalError):
-        return problem(
-            request,
-            503,
-            "database-unavailable",
-            "数据库不可用 / Database unavailable",
-            "The database cannot be reached; try again shortly.",
+def describe(request: Request, exc: Exception) -> Problem:
+    """The one mapping of every error the app raises to a problem: domain errors carry their
+    own status and words, request validation is 422, driver errors 503 (unreachable) or 500
+    (logged with their cause; the user never sees them raw)."""
+    zh = language_of(request, request.query_params.get("lang")) == "zh"
+    if isinstance(exc, DomainError):
+        lang = "zh" if zh else "en"
+        return Problem(exc.status, exc.type_slug, exc.title(lang), exc.message(lang), exc.extra)
+    if isinstance(exc, RequestValidationError):
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        where = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors)
+        title = "请求参数无效" if zh else "Invalid request parameters"
+        return Problem(422, "invalid-input", title, where, {"errors": errors})
+    if isinstance(exc, StarletteHTTPException):
+        if exc.status_code == 404:
+            return Problem(404, "not-found", "未找到" if zh else "Not found", request.url.path)
+        return Problem(exc.status_code, "http-error", str(exc.detail), str(exc.detail))
+    if isinstance(exc, DBAPIError):
+        log.error(
+            "database error on %s %s: %s",
+            request.method,
+            request.url.path,
+            exc.orig if exc.orig is not None else exc,
+            exc_info=exc,
         )
-    return problem(
-        request,
-        500,
-        "database-error",
-        "数据库错误 / Database error",
-        "The request could not be completed; nothing was changed.",
-    )
+        if isinstance(exc, OperationalError):
+            return Problem(
+                503,
+                "database-unavailable",
+                "数据库不可用" if zh else "Database unavailable",
+                "数据库暂时无法连接，请稍后重试"
+                if zh
+                else "The database cannot be reached; try again shortly.",
+            )
+        return Problem(
+            500,
+            "database-error",
+            "数据库错误" if zh else "Database error",
+            "请求未能完成，未作任何更改"
+            if zh
+            else "The request could not be completed; nothing was changed.",
+        )
+    raise exc
+
+
+def _render(request: Request, exc: Exception) -> Response:
+    p = describe(request, exc)
+    return problem(request, p.status, p.slug, p.title, p.detail, **p.extra)
 
 
 def install_problem_handlers(app: FastAPI) -> None:
     """Register every error-to-response mapping on ``app``."""
-    app.add_exception_handler(DomainError, _domain)
-    app.add_exception_handler(RequestValidationError, _validation)
-    app.add_exception_handler(StarletteHTTPException, _http)
-    app.add_exception_handler(DBAPIError, _database)
+    for kind in (DomainError, RequestValidationError, StarletteHTTPException, DBAPIError):
+        app.add_exception_handler(kind, _render)

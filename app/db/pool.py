@@ -24,6 +24,8 @@ import orjson
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from app.db.sql import numbered
+
 log = logging.getLogger(__name__)
 
 # Sessions of this pool only ever run the intake's statements, whose plans do not depend
@@ -38,16 +40,13 @@ CONNECTION_LOST = (OSError, asyncpg.PostgresConnectionError, asyncpg.OperatorInt
 # asyncpg's refusal to start an operation while the connection is in another state: raised
 # before anything is sent (an out-of-step connection), so the statement did not run.
 _NOT_SENT = re.compile(r"^cannot switch to state \d+")
-PARAMETER = re.compile(r"(?<!:):([a-z_][a-z0-9_]*)\b")  # ":name", not a "::type" cast
 
 
 class Statement:
     """``sql`` with ``:name`` parameters (numbered in order of first use), run with a dict."""
 
     def __init__(self, sql: str) -> None:
-        self.names = tuple(dict.fromkeys(PARAMETER.findall(sql)))
-        number = {name: f"${n}" for n, name in enumerate(self.names, 1)}
-        self.sql = PARAMETER.sub(lambda m: number[m[1]], sql)
+        self.sql, self.names = numbered(sql)
 
     def args(self, values: dict) -> list:
         return [values[name] for name in self.names]

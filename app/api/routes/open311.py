@@ -9,7 +9,6 @@ renderer everywhere else.
 from __future__ import annotations
 
 import json
-import logging
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Coroutine
@@ -18,17 +17,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from app.api.audit import audit_object
-from app.api.deps import EngineDep, LanguageDep, ReportsDep, SettingsDep, language_of
+from app.api.deps import EngineDep, LanguageDep, ReportsDep, SettingsDep
+from app.api.problems import describe
 from app.api.ratelimit import limit_public_writes
 from app.errors import DomainError, InvalidInputError, NotFoundError
 from app.services.intake import open311 as service
 
-log = logging.getLogger(__name__)
 XML_MEDIA_TYPE = "text/xml; charset=utf-8"
 JSON_MEDIA_TYPE = "application/json"
 # List elements of the spec's XML and the name of each item inside them.
@@ -79,21 +78,10 @@ def error_response(request: Request, status: int, description: str, **kw: Any) -
 
 
 def _describe(request: Request, exc: Exception) -> tuple[int, str]:
-    lang = language_of(request, request.query_params.get("lang"))
-    if isinstance(exc, DomainError):
-        # The spec answers request errors (unknown service_code, bad input, outside the
-        # area) with 400; 404 and 409 keep their meaning.
-        return (400 if exc.status == 422 else exc.status), exc.message(lang)
-    if isinstance(exc, RequestValidationError):
-        return 400, "; ".join(
-            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()
-        )
-    if isinstance(exc, StarletteHTTPException):
-        return exc.status_code, str(exc.detail)
-    log.exception("database error on %s", request.url.path)
-    if isinstance(exc, OperationalError):
-        return 503, "数据库不可用，请稍后重试 / database unavailable, try again shortly"
-    return 500, "数据库错误，未作任何更改 / database error, nothing was changed"
+    """The app's one error mapping, in the spec's terms: request errors (unknown
+    service_code, bad input, outside the area) are 400; 404 and 409 keep their meaning."""
+    found = describe(request, exc)
+    return (400 if found.status == 422 else found.status), found.detail
 
 
 class Open311Route(APIRoute):

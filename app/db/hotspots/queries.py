@@ -8,7 +8,6 @@ hundreds of thousands of pairs.
 from __future__ import annotations
 
 import io
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,6 +15,7 @@ import numpy as np
 import shapely
 from sqlalchemy import Connection, text
 
+from app.db.sql import copy_out
 from app.states import is_open
 
 
@@ -73,17 +73,10 @@ def _where(f: EventFilter, alias: str = "e", prefix: str = "") -> tuple[str, dic
     return " AND ".join(where), params
 
 
-_BIND = re.compile(r"(?<![:\w]):(\w+)")
-
-
 def _pairs(conn: Connection, sql: str, params: dict) -> tuple[np.ndarray, np.ndarray]:
     """(keys, counts) of a two-column grouped query, read with COPY: at 100,000 groups the
     driver's per-row conversion would cost more than the query itself."""
-    cursor = conn.connection.driver_connection.cursor()
-    statement = cursor.mogrify(_BIND.sub(r"%(\1)s", sql), params).decode()
-    buffer = io.StringIO()
-    cursor.copy_expert(f"COPY ({statement}) TO STDOUT", buffer)
-    values = buffer.getvalue().split()
+    values = copy_out(conn, sql, params).getvalue().split()
     return np.array(values[0::2], dtype=object), np.array(values[1::2], dtype=np.int64)
 
 
@@ -319,15 +312,13 @@ def last_event_id(conn: Connection) -> int:
 
 def unmatched_events(conn: Connection, after_id: int, up_to_id: int) -> dict[str, np.ndarray]:
     """Street-assigned events with ``after_id < id <= up_to_id``: id, street id, lon, lat."""
-    buffer = io.StringIO()
-    cursor = conn.connection.driver_connection.cursor()
     # COPY, not a SELECT: a first match reads a million rows.
-    sql = cursor.mogrify(
-        "COPY (SELECT id, street_id, ST_X(geom), ST_Y(geom) FROM event "
-        "WHERE id > %s AND id <= %s AND street_id IS NOT NULL ORDER BY id) TO STDOUT",
-        (after_id, up_to_id),
-    ).decode()
-    cursor.copy_expert(sql, buffer)
+    buffer = copy_out(
+        conn,
+        "SELECT id, street_id, ST_X(geom), ST_Y(geom) FROM event "
+        "WHERE id > :after AND id <= :up_to AND street_id IS NOT NULL ORDER BY id",
+        {"after": after_id, "up_to": up_to_id},
+    )
     values = np.array(buffer.getvalue().split(), dtype=float).reshape(-1, 4)
     return {
         "id": values[:, 0].astype(np.int64),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
@@ -14,6 +13,7 @@ import pandas as pd
 import shapely
 from sqlalchemy import Connection, text
 
+from app.db.sql import copy_out
 from app.states import is_open
 
 BBox = tuple[float, float, float, float]
@@ -35,11 +35,7 @@ def _copied_frame(conn: Connection, sql: str, params: dict, dtype: dict) -> gpd.
     """Like :func:`_frame`, read through COPY … TO STDOUT and pandas' C CSV reader: several
     times faster for the hundreds of thousands of candidate components a city-wide file
     needs. ``dtype`` names every column but ``wkb`` (hex)."""
-    cursor = conn.connection.driver_connection.cursor()
-    query = cursor.mogrify(re.sub(r"(?<!:):(\w+)", r"%(\1)s", sql), params).decode()
-    buffer = io.StringIO()
-    cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER)", buffer)
-    buffer.seek(0)
+    buffer = copy_out(conn, sql, params, "WITH (FORMAT csv, HEADER)")
     frame = pd.read_csv(
         buffer,
         dtype={**dtype, "wkb": str},
