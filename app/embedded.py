@@ -3,8 +3,14 @@
 The cluster lives in ``<home>/pg<major>`` (``home`` defaults to ``.citygrid/`` in the checkout,
 git-ignored). PostgreSQL refuses to run as root, so when invoked as root every server command
 runs as an unprivileged system user (Debian's ``postgres``). The server listens on 127.0.0.1
-only, on a free port chosen at start, with ``trust`` authentication: it is a development and
-test database, never a production one (set ``DATABASE_URL`` for that).
+only, with ``trust`` authentication: it is a development and test database, never a
+production one (set ``DATABASE_URL`` for that).
+
+Its port is chosen once, when the cluster is created, and kept: a `citygrid db stop` and
+`db start` bring it back where a running server (and its connection pools) will find it again.
+The settings CityGrid manages live in ``citygrid.conf`` in the data directory, rewritten at
+every start and included last by ``postgresql.conf``, so a changed default reaches clusters
+made by older versions too.
 """
 
 from __future__ import annotations
@@ -32,8 +38,9 @@ SERVER_SETTINGS = {
     "work_mem": "32MB",
     "maintenance_work_mem": "512MB",
     "max_wal_size": "4GB",
-    # Losing the last few commits after an OS crash is acceptable for a local cluster.
-    "synchronous_commit": "off",
+    # A 2xx means stored on disk: every commit waits for its WAL flush. Reports that arrive
+    # together share one commit (app.services.intake.reports), so this costs little.
+    "synchronous_commit": "on",
     "logging_collector": "off",
     "timezone": "'UTC'",
     "jit": "off",
@@ -108,7 +115,7 @@ class EmbeddedPostgres:
             if not (self.data_dir / "PG_VERSION").exists():
                 self._initdb()
             self._remove_stale_pid_file()
-            port = _free_port()
+            self._write_settings()
             self._pg(
                 "pg_ctl",
                 "start",
@@ -119,8 +126,6 @@ class EmbeddedPostgres:
                 "-w",
                 "-t",
                 str(int(timeout)),
-                "-o",
-                f"-p {port}",
             )
             status = self.status()
             if not status.running:
@@ -197,9 +202,39 @@ class EmbeddedPostgres:
             "--locale=C.UTF-8",
             "--no-sync",
         )
-        with open(self.data_dir / "postgresql.conf", "a", encoding="utf-8") as conf:
-            conf.write("\n# citygrid embedded cluster\n")
-            conf.writelines(f"{key} = {value}\n" for key, value in SERVER_SETTINGS.items())
+
+    @property
+    def port_file(self) -> Path:
+        return self.data_dir / "citygrid.port"
+
+    def _port(self) -> int:
+        """The cluster's own port: chosen once, kept; a new one only if another program has
+        taken it meanwhile. It is kept in ``citygrid.port`` in the data directory."""
+        try:
+            port = int(self.port_file.read_text().strip())
+        except (OSError, ValueError):
+            port = None
+        if port is None or not _port_is_free(port):
+            port = _free_port()
+            self.port_file.write_text(f"{port}\n")
+        return port
+
+    def _write_settings(self) -> None:
+        """``citygrid.conf`` with the current settings and port, included last."""
+        conf = self.data_dir / "postgresql.conf"
+        include = "include_if_exists = 'citygrid.conf'"
+        if include not in conf.read_text(encoding="utf-8"):
+            with open(conf, "a", encoding="utf-8") as f:
+                f.write(
+                    f"\n# citygrid embedded cluster: its settings, rewritten at each start\n{include}\n"
+                )
+        settings = {**SERVER_SETTINGS, "port": str(self._port())}
+        target = self.data_dir / "citygrid.conf"
+        target.write_text("".join(f"{k} = {v}\n" for k, v in settings.items()), encoding="utf-8")
+        if self.run_as is not None:
+            user = pwd.getpwnam(self.run_as)
+            for path in (target, self.port_file):
+                os.chown(path, user.pw_uid, user.pw_gid)
 
     def _read_pid_file(self) -> tuple[int | None, int | None]:
         # postmaster.pid: line 1 pid, line 4 port (PostgreSQL's documented layout).
@@ -248,6 +283,18 @@ def _is_postgres(pid: int, data_dir: Path) -> bool:
     except OSError:
         return False
     return bool(cmdline) and cmdline[0].endswith(b"postgres") and str(data_dir).encode() in cmdline
+
+
+def _port_is_free(port: int) -> bool:
+    """Whether the server could listen on ``port`` (it, too, sets SO_REUSEADDR: connections of
+    its last run lingering in TIME_WAIT do not take the port)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def _free_port() -> int:
