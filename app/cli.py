@@ -107,6 +107,43 @@ def db_url() -> None:
     typer.echo(_database_url(_settings()))
 
 
+@db_app.command("backup")
+def db_backup(
+    target: Annotated[Path, typer.Argument(help="the archive to write, e.g. citygrid.backup")],
+) -> None:
+    """Back up the database and the token signing key into one file (pg_dump)."""
+    from app.backup import backup
+
+    settings = _settings()
+    try:
+        manifest = backup(_database_url(settings), settings, target)
+    except DomainError as exc:
+        _fail(exc)
+    typer.echo(f"backup written to {target} (signing key: {manifest['secret_key']})")
+
+
+@db_app.command("restore")
+def db_restore(
+    source: Annotated[Path, typer.Argument(help="an archive written by `citygrid db backup`")],
+    yes: Annotated[bool, typer.Option("--yes", help="replace the database without asking")] = False,
+) -> None:
+    """Replace the database's contents and the signing key with a backup (all or nothing).
+    Restart the server afterwards: it keeps the signing key it read at start."""
+    from app.backup import restore
+
+    settings = _settings()
+    url = _database_url(settings)
+    if not yes:
+        typer.confirm(f"Replace everything in {url.rsplit('/', 1)[-1]} with {source}?", abort=True)
+    try:
+        manifest = restore(url, settings, source)
+    except DomainError as exc:
+        _fail(exc)
+    typer.echo(
+        f"restored the backup of {manifest['created_at']} (signing key: {manifest['secret_key']})"
+    )
+
+
 @db_app.command("migrate")
 def db_migrate(revision: str = "head") -> None:
     """Upgrade the schema to REVISION and load the standard class tables."""
