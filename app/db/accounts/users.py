@@ -54,6 +54,19 @@ def update_user(conn: Connection, username: str, changes: dict) -> bool:
     return result.rowcount == 1
 
 
+def lock_admins(conn: Connection) -> None:
+    """Serialise changes that could take away the last admin (until the transaction ends)."""
+    conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('citygrid.app_user.admins'))"))
+
+
+def active_admins(conn: Connection) -> int:
+    return int(
+        conn.execute(
+            text("SELECT count(*) FROM app_user WHERE is_active AND 'admin' = ANY(roles)")
+        ).scalar_one()
+    )
+
+
 def unit_exists(conn: Connection, code: str) -> bool:
     return bool(
         conn.execute(

@@ -140,8 +140,19 @@ def update_user(
     if is_active is not None:
         changes["is_active"] = is_active
     with engine.begin() as conn:
+        if unit_code and not repo.unit_exists(conn, unit_code):
+            raise InvalidInputError(
+                f"责任单位 {unit_code} 不存在", f"unknown responsible unit {unit_code}"
+            )
+        repo.lock_admins(conn)  # two admins demoting each other at once: one waits
         if not repo.update_user(conn, username, changes):
             raise NotFoundError(f"没有用户 {username}", f"no user {username}")
+        if repo.active_admins(conn) == 0:  # rolled back with the change
+            raise ConflictError(
+                "不能停用或降级最后一个有效的管理员账号：请先为另一账号授予 admin 角色",
+                "refused: this would leave no active admin; give another account the admin "
+                "role first",
+            )
         row = repo.get_user(conn, username)
     _forget(engine, username)
     return _public(row)  # type: ignore[arg-type]
