@@ -11,7 +11,13 @@ from fastapi.security import OAuth2PasswordBearer
 from starlette.concurrency import run_in_threadpool
 
 from app.errors import ForbiddenError, UnauthenticatedError
-from app.services.accounts.users import User, account_is_cached, read_token, user_from_claims
+from app.services.accounts.users import (
+    User,
+    account_is_cached,
+    ensure_session_open,
+    read_token,
+    user_from_claims,
+)
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
@@ -57,6 +63,8 @@ async def authenticate(request: Request, token: str | None) -> User:
                 "缺少或错误的 CSRF 令牌（页面请求需带 X-CSRF-Token 头）",
                 "missing or wrong CSRF token (send the page's X-CSRF-Token)",
             )
+    if "jti" in claims:  # a browser session: signed out?
+        await run_in_threadpool(ensure_session_open, engine, claims)
     if account_is_cached(engine, str(claims.get("sub"))):
         user = user_from_claims(engine, claims)  # no I/O: stay on the event loop
     else:

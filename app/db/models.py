@@ -574,6 +574,17 @@ class AppUser(Base):
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("responsible_unit.id"))
     is_active: Mapped[bool] = mapped_column(Boolean, server_default="true")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # tokens issued before (a password change) are refused
+    tokens_valid_after: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RevokedSession(Base):
+    """A browser session signed out before it expired."""
+
+    __tablename__ = "revoked_session"
+
+    jti: Mapped[str] = mapped_column(Text, primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 class AuditLog(Base):

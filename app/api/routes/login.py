@@ -7,6 +7,7 @@ SameSite=Lax, and a write it authenticates must also echo the session's CSRF sec
 
 from __future__ import annotations
 
+import contextlib
 import html
 from typing import Annotated
 from urllib.parse import quote
@@ -114,7 +115,12 @@ def sign_in(
 
 
 @router.post("/logout")
-def sign_out(lang: LanguageDep):
+def sign_out(request: Request, engine: EngineDep, settings: SettingsDep, lang: LanguageDep):
+    # The session ends everywhere, not only in this browser: its token is revoked.
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        with contextlib.suppress(UnauthenticatedError):  # expired or forged: nothing to end
+            service.revoke_session(engine, service.read_token(settings, cookie))
     response = RedirectResponse(f"/login?lang={lang}", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

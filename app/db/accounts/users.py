@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import orjson
 from sqlalchemy import Connection, text
 
@@ -9,7 +11,7 @@ from app.db.pool import IntakeConnection, Statement
 
 SELECT = """
 SELECT a.id, a.username, a.display_name, a.password_hash, a.roles, a.is_active, a.created_at,
-       u.code AS unit_code, u.id AS unit_id
+       a.tokens_valid_after, u.code AS unit_code, u.id AS unit_id
 FROM app_user a LEFT JOIN responsible_unit u ON u.id = a.unit_id
 """
 
@@ -45,6 +47,9 @@ def update_user(conn: Connection, username: str, changes: dict) -> bool:
     for column in ("display_name", "password_hash", "is_active"):
         if column in changes:
             sets.append(f"{column} = :{column}")
+    if "password_hash" in changes:  # every token issued before the change stops working
+        # (whole seconds, as a token's iat, rounded up: a token of this very second is refused)
+        sets.append("tokens_valid_after = date_trunc('second', now()) + interval '1 second'")
     if not sets:
         return get_user(conn, username) is not None
     result = conn.execute(
@@ -52,6 +57,20 @@ def update_user(conn: Connection, username: str, changes: dict) -> bool:
         {**changes, "username": username},
     )
     return result.rowcount == 1
+
+
+def revoke_session(conn: Connection, jti: str, expires_at: datetime) -> None:
+    """Sign a session out (and forget sessions that have expired anyway)."""
+    conn.execute(text("DELETE FROM revoked_session WHERE expires_at < now()"))
+    conn.execute(
+        text("INSERT INTO revoked_session VALUES (:j, :e) ON CONFLICT DO NOTHING"),
+        {"j": jti, "e": expires_at},
+    )
+
+
+def session_revoked(conn: Connection, jti: str) -> bool:
+    sql = "SELECT EXISTS (SELECT 1 FROM revoked_session WHERE jti = :j)"
+    return bool(conn.execute(text(sql), {"j": jti}).scalar())
 
 
 def lock_admins(conn: Connection) -> None:

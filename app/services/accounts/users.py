@@ -190,8 +190,27 @@ def issue_token(
 
 
 def issue_session(settings: Settings, username: str) -> str:
-    """A browser session token: a signed token carrying its own CSRF secret (``csrf``)."""
-    return issue_token(settings, username, csrf=secrets.token_urlsafe(24))
+    """A browser session token: a signed token carrying its own CSRF secret (``csrf``) and an
+    id (``jti``) by which signing out revokes it."""
+    return issue_token(
+        settings, username, csrf=secrets.token_urlsafe(24), jti=secrets.token_urlsafe(16)
+    )
+
+
+def revoke_session(engine: Engine, claims: dict) -> None:
+    """Sign the session of ``claims`` out: its token is refused from now on, everywhere."""
+    if "jti" in claims:
+        with engine.begin() as conn:
+            repo.revoke_session(conn, claims["jti"], datetime.fromtimestamp(claims["exp"], UTC))
+
+
+def ensure_session_open(engine: Engine, claims: dict) -> None:
+    """401 when the session of ``claims`` was signed out (a database look-up: sessions are
+    browsers, a few requests a minute, unlike the scripts' bearer tokens)."""
+    with engine.connect() as conn:
+        revoked = repo.session_revoked(conn, claims["jti"])
+    if revoked:
+        raise UnauthenticatedError("已退出登录，请重新登录", "signed out; sign in again")
 
 
 def read_token(settings: Settings, token: str) -> dict:
@@ -251,6 +270,12 @@ def user_from_claims(engine: Engine, claims: dict) -> User:
     if row is None or not row["is_active"]:
         raise UnauthenticatedError(
             "账号不存在或已停用", "the account does not exist or is disabled"
+        )
+    valid_after = row.get("tokens_valid_after")
+    if valid_after is not None and claims.get("iat", 0) < valid_after.timestamp():
+        raise UnauthenticatedError(
+            "密码已更改，此前的令牌已失效，请重新登录",
+            "the password was changed: tokens issued before no longer work; sign in again",
         )
     extra = {"csrf": claims["csrf"]} if "csrf" in claims else {}
     return User(
