@@ -5,6 +5,7 @@ from alembic.migration import MigrationContext
 from geoalchemy2 import alembic_helpers
 from sqlalchemy import create_engine, inspect
 
+from app import PROJECT_ROOT
 from app.db.migrate import current, downgrade, upgrade
 from app.db.models import metadata
 from tests.conftest import create_database, drop_database
@@ -23,6 +24,12 @@ TABLES = {
 }
 
 
+# The newest revision: the highest-numbered file (revisions are numbered in order).
+NEWEST = max(
+    p.name.split("_")[0] for p in (PROJECT_ROOT / "migrations" / "versions").glob("[0-9]*.py")
+)
+
+
 def _tables(url: str) -> set[str]:
     engine = create_engine(url)
     try:
@@ -36,7 +43,7 @@ def test_up_down_up_on_empty_database(server_url):
     url = create_database(server_url, name)
     try:
         upgrade(url)
-        assert current(url) == "0010"  # the newest migration
+        assert current(url) == NEWEST
         assert _tables(url) >= TABLES
         downgrade(url, "base")
         assert current(url) is None
