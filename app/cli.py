@@ -383,6 +383,9 @@ def serve(host: str | None = None, port: int | None = None, workers: int = 1) ->
             port=settings.port,
             log_level="info",
             access_log=settings.access_log,
+            # The app believes X-Forwarded-For only from CITYGRID_TRUSTED_PROXIES
+            # (app.api.ratelimit.client_address); uvicorn would believe any local caller.
+            proxy_headers=False,
         )
 
 
@@ -403,6 +406,7 @@ def _serve_workers(host: str, port: int, workers: int, access_log: bool) -> None
         workers=workers,
         log_level="info",
         access_log=access_log,
+        proxy_headers=False,  # see serve()
     )
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)

@@ -80,6 +80,15 @@ class ConflictError(DomainError):
     title_en = "Conflict"
 
 
+class TooManyRequestsError(DomainError):
+    """429; ``retry_after`` (seconds) is sent as the Retry-After header."""
+
+    status = 429
+    type_slug = "too-many-requests"
+    title_zh = "请求过于频繁"
+    title_en = "Too many requests"
+
+
 class UnavailableError(DomainError):
     status = 503
     type_slug = "unavailable"

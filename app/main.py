@@ -88,8 +88,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
-# Reads, previews and sign-ins change nothing; every other write lands in the audit trail.
-NOT_AUDITED = ("/api/v1/auth/token", "/api/v1/events/assign")
+# Previews change nothing; every other write (sign-ins included) lands in the audit trail.
+NOT_AUDITED = ("/api/v1/events/assign",)
 
 
 class AuditWrites:

@@ -50,8 +50,14 @@ class Settings(BaseSettings):
     secret_key: str | None = None
     token_minutes: int = 12 * 60
     open311_rate_per_minute: int = 30
-    # Sign-in attempts per client address and minute (slows password guessing).
-    login_rate_per_minute: int = 10
+    # Failed sign-ins within login_failure_window_s: per account (password guessing on one
+    # name), and per client address, set higher — a whole command centre may sit behind one
+    # address, and one colleague's mistyped password must not lock the others out.
+    login_failures_per_account: int = 5
+    login_failures_per_client: int = 50
+    login_failure_window_s: float = 15 * 60
+    # Proxies (e.g. the intranet's nginx) whose X-Forwarded-For is believed; nobody else's.
+    trusted_proxies: list[str] = []
 
     # -- Case workflow, deadlines and evaluation (issue: case workflow) ---------------------
     # Work periods of a working day, local time (`timezone`); a year's calendar may override.

@@ -131,7 +131,15 @@ def describe(request: Request, exc: Exception) -> Problem:
 
 def _render(request: Request, exc: Exception) -> Response:
     p = describe(request, exc)
-    return problem(request, p.status, p.slug, p.title, p.detail, **p.extra)
+    response = problem(request, p.status, p.slug, p.title, p.detail, **p.extra)
+    return with_retry_after(response, p)
+
+
+def with_retry_after(response: Response, p: Problem) -> Response:
+    """A 429 (or 503) that knows when to come back says so in Retry-After (RFC 9110)."""
+    if "retry_after" in p.extra:
+        response.headers["Retry-After"] = str(p.extra["retry_after"])
+    return response
 
 
 def install_problem_handlers(app: FastAPI) -> None:

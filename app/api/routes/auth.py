@@ -2,11 +2,13 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
+from app.api.audit import audit_object
 from app.api.auth import CurrentUser
 from app.api.deps import EngineDep, SettingsDep
+from app.api.ratelimit import client_address
 from app.services.accounts import users as service
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth 登录"])
@@ -14,9 +16,16 @@ router = APIRouter(prefix="/api/v1/auth", tags=["auth 登录"])
 
 @router.post("/token", summary="登录获取令牌 / sign in for a bearer token")
 def create_token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], engine: EngineDep, settings: SettingsDep
+    request: Request,
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    engine: EngineDep,
+    settings: SettingsDep,
 ):
-    user = service.authenticate(engine, form.username, form.password)
+    audit_object(username=form.username)  # every attempt is audited, failed ones too
+    user = service.authenticate(
+        engine, form.username, form.password, settings, client_address(request)
+    )
+    request.state.user = service.User(user["username"], tuple(user["roles"]))
     return {
         "access_token": service.issue_token(settings, user["username"]),
         "token_type": "bearer",

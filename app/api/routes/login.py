@@ -15,9 +15,10 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from app.api.audit import audit_object
 from app.api.auth import SESSION_COOKIE
 from app.api.deps import EngineDep, LanguageDep, SettingsDep
-from app.api.ratelimit import limit
+from app.api.ratelimit import client_address
 from app.errors import UnauthenticatedError
 from app.services.accounts import users as service
 
@@ -94,10 +95,10 @@ def sign_in(
     password: Annotated[str, Form(max_length=1000)],
     next: Annotated[str, Form(max_length=2000)] = "/",
 ):
-    limit(request, "login", settings.login_rate_per_minute)
     target = safe_next(next)
+    audit_object(username=username)  # every attempt is audited, failed ones too
     try:
-        user = service.authenticate(engine, username, password)
+        user = service.authenticate(engine, username, password, settings, client_address(request))
     except UnauthenticatedError as exc:
         return HTMLResponse(_page(lang, target, username, exc.message(lang)), status_code=401)
     request.state.user = service.User(user["username"], tuple(user["roles"]))  # audit trail

@@ -23,7 +23,7 @@ from starlette.routing import Match
 
 from app.api.audit import audit_object
 from app.api.deps import EngineDep, LanguageDep, ReportsDep, SettingsDep
-from app.api.problems import describe
+from app.api.problems import describe, with_retry_after
 from app.api.ratelimit import limit_public_writes
 from app.errors import DomainError, InvalidInputError, NotFoundError
 from app.services.intake import open311 as service
@@ -77,11 +77,12 @@ def error_response(request: Request, status: int, description: str, **kw: Any) -
     return render(fmt, "errors", [{"code": status, "description": description}], status, **kw)
 
 
-def _describe(request: Request, exc: Exception) -> tuple[int, str]:
+def _error(request: Request, exc: Exception) -> Response:
     """The app's one error mapping, in the spec's terms: request errors (unknown
-    service_code, bad input, outside the area) are 400; 404 and 409 keep their meaning."""
+    service_code, bad input, outside the area) are 400; 404, 409 and 429 keep their meaning."""
     found = describe(request, exc)
-    return (400 if found.status == 422 else found.status), found.detail
+    status = 400 if found.status == 422 else found.status
+    return with_retry_after(error_response(request, status, found.detail), found)
 
 
 class Open311Route(APIRoute):
@@ -94,7 +95,7 @@ class Open311Route(APIRoute):
             try:
                 return await handler(request)
             except (DomainError, RequestValidationError, StarletteHTTPException, DBAPIError) as exc:
-                return error_response(request, *_describe(request, exc))
+                return _error(request, exc)
 
         return handle
 

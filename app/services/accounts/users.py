@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import secrets
 import time
@@ -14,12 +15,14 @@ import jwt
 from pwdlib import PasswordHash
 from sqlalchemy import Engine
 
+from app.db import ratelimit as rates
 from app.db.accounts import users as repo
 from app.db.models import ROLES
 from app.errors import (
     ConflictError,
     InvalidInputError,
     NotFoundError,
+    TooManyRequestsError,
     UnauthenticatedError,
 )
 from app.settings import Settings
@@ -167,13 +170,45 @@ def _public(row: dict) -> dict:
     return {k: v for k, v in row.items() if k != "password_hash"}
 
 
-def authenticate(engine: Engine, username: str, password: str) -> dict:
-    """The user row for a correct password, else 401 (the same answer for unknown names)."""
-    with engine.connect() as conn:
+def authenticate(
+    engine: Engine, username: str, password: str, settings: Settings | None = None, client: str = ""
+) -> dict:
+    """The user row for a correct password, else 401 — the same answer, after the same work,
+    for an unknown or disabled name. With ``settings``, failed sign-ins are counted per
+    account and per client address, and beyond their limits the attempt is refused (429)
+    before the password is even checked."""
+    buckets, window = [], 0.0
+    if settings is not None:
+        window = settings.login_failure_window_s
+        buckets = [
+            ("login-account", username, settings.login_failures_per_account),
+            ("login-client", client, settings.login_failures_per_client),
+        ]
+    with engine.begin() as conn:
+        for bucket, key, limit in buckets:
+            wait = rates.retry_after(conn, bucket, key, limit, window)
+            if wait is not None:
+                raise TooManyRequestsError(
+                    f"登录失败次数过多，请 {wait} 秒后再试",
+                    f"too many failed sign-ins; retry in {wait} s",
+                    retry_after=wait,
+                )
         row = repo.get_user(conn, username)
-    if row is None or not row["is_active"] or not PASSWORDS.verify(password, row["password_hash"]):
+    # argon2 runs either way: the answer's timing does not tell whether the name exists.
+    stored = row["password_hash"] if row is not None else _timing_hash()
+    if not PASSWORDS.verify(password, stored) or row is None or not row["is_active"]:
+        if buckets:
+            with engine.begin() as conn:
+                for bucket, key, _ in buckets:
+                    rates.hit(conn, bucket, key)
         raise UnauthenticatedError("用户名或密码错误", "wrong username or password")
     return row
+
+
+@functools.cache
+def _timing_hash() -> str:
+    """A hash no password matches, verified for unknown names (as long as a real check)."""
+    return PASSWORDS.hash(secrets.token_urlsafe(32))
 
 
 def issue_token(
