@@ -50,12 +50,19 @@ class Settings(BaseSettings):
     secret_key: str | None = None
     token_minutes: int = 12 * 60
     open311_rate_per_minute: int = 30
+    # The channels whose cases Open311 publishes (the public's own reports), without their
+    # free text (description, address, photos); supervisors', hotline and video cases stay
+    # behind the signed-in, role-scoped /api/v1/events.
+    open311_public_sources: list[str] = ["public_app"]
     # Failed sign-ins within login_failure_window_s: per account (password guessing on one
     # name), and per client address, set higher — a whole command centre may sit behind one
     # address, and one colleague's mistyped password must not lock the others out.
     login_failures_per_account: int = 5
     login_failures_per_client: int = 50
     login_failure_window_s: float = 15 * 60
+    # Evaluation levels anyone may read: area aggregates; units and named staff (post) need
+    # an analyst's or shift leader's account unless listed here.
+    public_evaluation_levels: list[str] = ["area"]
     # Proxies (e.g. the intranet's nginx) whose X-Forwarded-For is believed; nobody else's.
     trusted_proxies: list[str] = []
 

@@ -131,7 +131,7 @@ def world(engine, settings):
         yield client, engine
 
 
-def _report(client, source: str = "hotline") -> dict:
+def _report(client, source: str = "public_app") -> dict:
     lon, lat = sd.lonlat(30, 40)
     body = {"class_kind": "event", "class_code": "0102", "lon": lon, "lat": lat, "source": source}
     r = client.post("/api/v1/events", json=body)

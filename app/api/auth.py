@@ -76,6 +76,26 @@ async def authenticate(request: Request, token: str | None) -> User:
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
+async def optional_user(request: Request, token: str | None = Depends(oauth2)) -> User | None:
+    """The signed-in user, or None for an anonymous caller (a bad token is still a 401)."""
+    if not token and not request.cookies.get(SESSION_COOKIE):
+        return None
+    return await authenticate(request, token)
+
+
+OptionalUser = Annotated[User | None, Depends(optional_user)]
+
+
+def ensure_signed_in(user: User | None, roles: tuple[str, ...]) -> User:
+    """``user`` when signed in with one of ``roles`` (admins always): 401 / 403 otherwise."""
+    if user is None:
+        raise UnauthenticatedError(
+            "需要登录：请在 Authorization 头中提供 Bearer 令牌，或先登录",
+            "authentication required: send an Authorization: Bearer token, or sign in",
+        )
+    return ensure_role(user, roles)
+
+
 def require(*roles: str):
     """A dependency admitting users with any of ``roles`` (admins always), else 403."""
 

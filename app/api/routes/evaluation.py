@@ -8,16 +8,19 @@ from typing import Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
+from app.api.auth import OptionalUser, ensure_signed_in
 from app.api.deps import EngineDep, SettingsDep
 from app.services.workflow import evaluation as service
 
 router = APIRouter(prefix="/api/v1/evaluation", tags=["evaluation 绩效评价"])
+EVALUATION_READERS = ("analyst", "shift_leader")
 
 
 @router.get("", summary="绩效评价 / indicators, composite score and grade")
 def read_evaluation(
     engine: EngineDep,
     settings: SettingsDep,
+    user: OptionalUser,
     level: Literal["area", "unit", "post"],
     from_: date | datetime = Query(..., alias="from", description="开始（含）/ start, inclusive"),
     to: date | datetime = Query(..., description="结束：日期含当天，时刻不含 / end"),
@@ -26,6 +29,9 @@ def read_evaluation(
     within: str | None = Query(None, pattern="^[0-9]{6,15}$"),
     format: Literal["json", "csv", "md"] = "json",
 ):
+    if level not in settings.public_evaluation_levels:
+        # Units' and named staff's grades are for the command centre, not the public.
+        ensure_signed_in(user, EVALUATION_READERS)
     result = service.evaluate(
         engine, settings, level, from_, to, area_level=area_level, post=post, within=within
     )

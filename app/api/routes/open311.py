@@ -205,7 +205,7 @@ async def create_request(
     return render(fmt, "service_requests", [created], 201, headers={"Location": location})
 
 
-@router.get("/v2/requests.{fmt}", summary="查询服务请求（全部渠道的案件）/ service requests")
+@router.get("/v2/requests.{fmt}", summary="查询服务请求（公众渠道的案件）/ service requests")
 def read_requests(
     fmt: FormatDep,
     engine: EngineDep,
@@ -231,8 +231,15 @@ def read_requests(
 
 
 @router.get("/v2/requests/{service_request_id}.{fmt}", summary="单个服务请求 / one request")
-def read_request(service_request_id: str, fmt: FormatDep, engine: EngineDep, lang: LanguageDep):
-    return render(fmt, "service_requests", service.get_request(engine, service_request_id, lang))
+def read_request(
+    service_request_id: str,
+    fmt: FormatDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    lang: LanguageDep,
+):
+    found = service.get_request(engine, settings, service_request_id, lang)
+    return render(fmt, "service_requests", found)
 
 
 @router.get("/v2/tokens/{token}.{fmt}", summary="令牌换取请求编号 / request id from a token")

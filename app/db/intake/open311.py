@@ -27,11 +27,13 @@ def find_requests(
     start: datetime | None = None,
     end: datetime | None = None,
     status: Literal["open", "closed"] | None = None,
+    sources: Sequence[str] = (),
     limit: int = 1000,
 ) -> list[dict]:
-    """Cases matching every given filter, newest report first, at most ``limit``."""
-    where: list[str] = []
-    params: dict = {"limit": limit}
+    """Cases of the channels ``sources`` matching every given filter, newest report first,
+    at most ``limit``."""
+    where: list[str] = ["e.source = ANY(:sources)"]
+    params: dict = {"limit": limit, "sources": list(sources)}
     if ids is not None:
         where.append("e.id = ANY(CAST(:ids AS bigint[]))")
         params["ids"] = list(ids)

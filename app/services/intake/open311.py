@@ -271,7 +271,8 @@ def find_requests(
     status: str | None = None,
     now: datetime | None = None,
 ) -> list[dict]:
-    """GET requests: the spec's filters over all cases, at most 1000, newest first."""
+    """GET requests: the spec's filters over the public channels' cases, at most 1000,
+    newest first."""
     if service_request_id:  # the spec: a list of ids overrides every other argument
         filters: dict[str, Any] = {"ids": _ids(service_request_id)}
     else:
@@ -284,8 +285,9 @@ def find_requests(
                     f"service_code 无效：{service_code}", f"invalid service_code {service_code}"
                 )
             filters.update(scheme=settings.class_scheme, class_kind=key[0], class_code=key[1])
+    sources = settings.open311_public_sources
     with engine.connect() as conn:
-        rows = repo.find_requests(conn, **filters, limit=MAX_REQUESTS)
+        rows = repo.find_requests(conn, **filters, sources=sources, limit=MAX_REQUESTS)
     return [_request(row, lang) for row in rows]
 
 
@@ -364,28 +366,31 @@ def _request(row: dict, lang: str) -> dict:
         if lang == "en"
         else row["class_name"],
         "service_code": service_code(row["class_kind"], row["class_code"]),
-        "description": row["description"],
+        # Free text and photos are not published: people type phone numbers and names into
+        # them. The spec's fields stay, empty; position, class and progress are the record.
+        "description": None,
         "agency_responsible": row["unit_name"],
         "service_notice": row["service_notice"],
         "requested_datetime": _iso(row["reported_at"]),
         "updated_datetime": _iso(updated),
         "expected_datetime": _iso(row["deadline_at"]),
-        "address": row["location_text"],
+        "address": None,
         "address_id": None,
         "zipcode": None,
         "lat": row["lat"],
         "long": row["lon"],
-        "media_url": (row["photo_urls"] or [None])[0],
+        "media_url": None,
     }
 
 
-def get_request(engine: Engine, request_id: str, lang: str) -> list[dict]:
-    """GET request: a one-item list (as the spec has it), or 404."""
+def get_request(engine: Engine, settings: Settings, request_id: str, lang: str) -> list[dict]:
+    """GET request: a one-item list (as the spec has it), or 404 — also for a case of a
+    channel Open311 does not publish (its existence is not revealed either)."""
     event = None
     if request_id.isdigit() and int(request_id) <= _BIGINT_MAX:
         with engine.connect() as conn:
             event = events_repo.get_event(conn, int(request_id))
-    if event is None:
+    if event is None or event["source"] not in settings.open311_public_sources:
         raise NotFoundError(
             f"没有编号为 {request_id} 的服务请求", f"service_request_id {request_id} not found"
         )
