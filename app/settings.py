@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     # Used when a class has no time limit of its own (placeholder until working calendars).
     default_time_limit_hours: float = 48.0
     preview_max_points: int = 10_000
+    # Anonymous previews: fewer points, and at most this many requests a minute per client.
+    preview_public_max_points: int = 100
+    preview_public_rate_per_minute: int = 60
     # Accounts: tokens are signed with secret_key (set it in production; by default a random
     # key is kept in <home>/secret_key so development tokens survive restarts).
     secret_key: str | None = None

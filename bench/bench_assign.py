@@ -212,7 +212,10 @@ def api_latency(url: str, points: np.ndarray, home: Path, workers: int = 1) -> d
         for _ in range(10):
             assert (
                 httpx.post(
-                    base + "/api/v1/events/assign", json={"points": batch}, timeout=120
+                    base + "/api/v1/events/assign",
+                    json={"points": batch},
+                    headers=token,
+                    timeout=120,
                 ).status_code
                 == 200
             )

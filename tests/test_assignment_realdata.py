@@ -24,6 +24,7 @@ from app.main import create_app
 from app.services.catalog.imports import ImportOptions, import_file, import_frame
 from app.services.intake.event_import import EventImportOptions, import_events
 from app.settings import Settings
+from tests import auth
 from tests import cambridge as cambridge_areas
 from tests.cambridge import DISTRICT, METRIC
 from tests.conftest import create_database, drop_database
@@ -112,7 +113,8 @@ def cambridge(shared_dir, server_url, template_db, tmp_path_factory):
 
 def _preview(settings: Settings, points: list[dict], at: str | None = None) -> list[dict]:
     out = []
-    with TestClient(create_app(settings)) as client:
+    # Previews of thousands of points need an account (anonymous callers get 100).
+    with TestClient(create_app(settings), headers=auth.headers(settings, "analyst")) as client:
         for i in range(0, len(points), 5000):
             r = client.post(
                 "/api/v1/events/assign", json={"points": points[i : i + 5000], "at": at}

@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from app.api.audit import audit_object
-from app.api.auth import acting_as, require
+from app.api.auth import CurrentUser, acting_as, require
 from app.api.deps import EngineDep, SettingsDep
 from app.api.geojson import GeoJSONResponse, feature_collection, features_from_rows, parse_bbox
 from app.api.paging import PageDep
@@ -244,7 +244,8 @@ def read_history(identifier: str, engine: EngineDep):
 
 
 @router.get("/{identifier}/cases", summary="部件相关案件 / cases about a component")
-def read_cases(identifier: str, engine: EngineDep, page: PageDep):
+def read_cases(identifier: str, engine: EngineDep, page: PageDep, _: CurrentUser):
+    # Case descriptions are free text about people and places: staff only.
     items, matched = reads.component_cases(engine, identifier, page.limit, page.offset)
     return {
         "identifier": identifier,

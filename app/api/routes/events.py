@@ -6,10 +6,19 @@ from fastapi import APIRouter, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from app.api.audit import audit_object
-from app.api.auth import CurrentUser, authenticate, ensure_role, oauth2, require
+from app.api.auth import (
+    CurrentUser,
+    OptionalUser,
+    authenticate,
+    ensure_role,
+    oauth2,
+    require,
+)
 from app.api.deps import EngineDep, IntakeDep, ReportsDep, SettingsDep
+from app.api.ratelimit import client_address, count
 from app.api.responses import FastJSONResponse, model_response
 from app.errors import InvalidInputError
 from app.schemas.events import AssignRequest, EventCreate, EventOut
@@ -112,8 +121,20 @@ router.add_api_route(
 
 
 @router.post("/assign", summary="预览分派（不保存）/ assign points without storing")
-async def assign_events(body: AssignRequest, intake: IntakeDep, settings: SettingsDep):
-    results = await service.preview_assignments(intake, settings, body.points, body.at)
+async def assign_events(
+    request: Request,
+    body: AssignRequest,
+    intake: IntakeDep,
+    settings: SettingsDep,
+    engine: EngineDep,
+    user: OptionalUser,
+):
+    if user is None:
+        limit = settings.preview_public_rate_per_minute
+        await run_in_threadpool(count, engine, "preview", client_address(request), limit)
+    results = await service.preview_assignments(
+        intake, settings, body.points, body.at, signed_in=user is not None
+    )
     return FastJSONResponse({"count": len(results), "results": results})
 
 

@@ -2,11 +2,11 @@
 
 from typing import Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
+from app.api.auth import OptionalUser
 from app.api.deps import SessionDep
 from app.api.paging import PageDep
-from app.db.catalog import reads as repo
 from app.services.catalog import reads as service
 
 router = APIRouter(prefix="/api/v1/units", tags=["units 责任单位"])
@@ -14,15 +14,17 @@ router = APIRouter(prefix="/api/v1/units", tags=["units 责任单位"])
 
 @router.get("", summary="责任单位列表 / list units")
 def read_units(
-    request: Request,
     session: SessionDep,
     page: PageDep,
+    user: OptionalUser,
     kind: Literal["department", "subdistrict_office", "contractor", "command_centre"] | None = None,
 ):
-    rows, matched = repo.list_units(session, kind=kind, limit=page.limit, offset=page.offset)
+    rows, matched = service.list_units(
+        session, kind=kind, limit=page.limit, offset=page.offset, staff=user is not None
+    )
     return {"numberMatched": matched, "numberReturned": len(rows), "items": rows}
 
 
 @router.get("/{code}", summary="责任单位详情 / one unit")
-def read_unit(session: SessionDep, code: str):
-    return service.get_unit(session, code)
+def read_unit(session: SessionDep, code: str, user: OptionalUser):
+    return service.get_unit(session, code, staff=user is not None)

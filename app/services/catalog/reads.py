@@ -24,13 +24,29 @@ def get_street(session: Session, street_id: int) -> dict:
     return row
 
 
-def get_unit(session: Session, code: str) -> dict:
+# A unit's contact person and phone are for staff; the public sees which unit is responsible.
+STAFF_ONLY = ("contact", "phone")
+
+
+def _shown(row: dict, staff: bool) -> dict:
+    return row if staff else {k: v for k, v in row.items() if k not in STAFF_ONLY}
+
+
+def list_units(
+    session: Session, *, kind: str | None, limit: int, offset: int, staff: bool
+) -> tuple[list[dict], int]:
+    """A page of units; contacts only for ``staff`` (a signed-in account)."""
+    rows, matched = repo.list_units(session, kind=kind, limit=limit, offset=offset)
+    return [_shown(r, staff) for r in rows], matched
+
+
+def get_unit(session: Session, code: str, staff: bool = True) -> dict:
     row = repo.get_unit(session, code)
     if row is None:
         raise NotFoundError(
             f"没有编码为 {code} 的责任单位", f"no responsible unit with code {code}"
         )
-    return row
+    return _shown(row, staff)
 
 
 def get_component(session: Session, identifier: str) -> dict:

@@ -49,13 +49,21 @@ def can_see(user: User, event: dict) -> bool:
 
 
 async def preview_assignments(
-    db: IntakeDatabase, settings: Settings, refs: Sequence[LocatedClassRef], at: datetime | None
+    db: IntakeDatabase,
+    settings: Settings,
+    refs: Sequence[LocatedClassRef],
+    at: datetime | None,
+    signed_in: bool = True,
 ) -> list[dict]:
-    """Assign up to ``preview_max_points`` points without storing anything."""
-    if len(refs) > settings.preview_max_points:
+    """Assign points without storing anything: up to ``preview_max_points`` for an account,
+    ``preview_public_max_points`` for an anonymous caller (a big preview takes seconds of
+    the database that reports need)."""
+    most = settings.preview_max_points if signed_in else settings.preview_public_max_points
+    if len(refs) > most:
+        hint = "" if signed_in else "（登录后可更多）"
         raise InvalidInputError(
-            f"一次最多 {settings.preview_max_points} 个点",
-            f"at most {settings.preview_max_points} points per request",
+            f"一次最多 {most} 个点{hint}",
+            f"at most {most} points per request" + ("" if signed_in else " (more when signed in)"),
         )
     at = at or datetime.now(UTC)
     results = await assign_points(db, settings, [point_of(r, at) for r in refs])
