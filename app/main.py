@@ -6,10 +6,11 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from sqlalchemy.orm import sessionmaker
 
 from app.api import audit
+from app.api.params import refuse_unknown_query
 from app.api.problems import install_problem_handlers
 from app.api.routes import (
     areas,
@@ -77,7 +78,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine.dispose()
 
     app = FastAPI(
-        title="CityGrid 数字化城管", version="0.1.0", description=DESCRIPTION, lifespan=lifespan
+        title="CityGrid 数字化城管",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        dependencies=[Depends(refuse_unknown_query)],
     )
     app.state.settings = settings
     install_problem_handlers(app)
