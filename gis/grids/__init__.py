@@ -1,8 +1,10 @@
 """Unit grids (单元网格): locating points, topology rules, edits and generation."""
 
 from gis.grids.edits import (
+    SNAP_DEGREES,
     EditError,
     GridChange,
+    check_drawn,
     create_grid,
     merge_grids,
     reading_order,
@@ -28,6 +30,8 @@ from gis.grids.topology import (
 )
 
 __all__ = [
+    "SNAP_DEGREES",
+    "check_drawn",
     "EditError",
     "GridChange",
     "GridIndex",

@@ -30,6 +30,8 @@ from shapely.geometry.base import BaseGeometry
 
 __all__ = [
     "EditError",
+    "SNAP_DEGREES",
+    "check_drawn",
     "GridChange",
     "create_grid",
     "merge_grids",
@@ -112,21 +114,77 @@ def reshape_grid(
     return change
 
 
+def check_drawn(geometry: BaseGeometry, kind: str) -> None:
+    """Refuse a drawn ``kind`` ("polygon" or "line") that no edit may use: coordinates that
+    are not finite WGS84 longitudes and latitudes, the wrong type, or a shape that crosses
+    itself (a self-intersecting outline would leave a grid in two pieces).
+
+    Examples
+    --------
+    >>> from shapely.geometry import Polygon
+    >>> check_drawn(Polygon([(0, 0), (1, 1), (1, 0), (0, 1)]), "polygon")
+    Traceback (most recent call last):
+    ...
+    gis.grids.edits.EditError: the drawn polygon is not valid: Self-intersection[0.5 0.5]
+    """
+    xy = shapely.get_coordinates(geometry)
+    if not np.isfinite(xy).all() or (np.abs(xy[:, 0]) > 180).any() or (np.abs(xy[:, 1]) > 90).any():
+        raise EditError(
+            "coordinates must be finite WGS84 longitudes (-180..180) and latitudes (-90..90)",
+            "坐标应为有限的 WGS84 经度（-180～180）和纬度（-90～90）",
+        )
+    wanted = {"polygon": ("Polygon",), "line": ("LineString", "MultiLineString")}
+    if geometry.geom_type not in wanted[kind]:
+        raise EditError(
+            f"a {kind} is needed here, not a {geometry.geom_type}",
+            f"此处需要{'面' if kind == 'polygon' else '线'}，而不是 {geometry.geom_type}",
+        )
+    if kind == "polygon" and not geometry.is_valid:
+        reason = shapely.is_valid_reason(geometry)
+        raise EditError(f"the drawn polygon is not valid: {reason}", f"所画的面无效：{reason}")
+    if kind == "line" and not geometry.is_simple:
+        raise EditError("the drawn line crosses itself", "所画的线自相交")
+
+
+# Drawn lines are extended by this much (degrees, ~1 cm) at both ends: a line drawn to a
+# grid's edge ends on it only up to floating point, often a hair short, and would not cut.
+SNAP_DEGREES = 1e-7
+
+
+def _extended(line: BaseGeometry, by: float) -> BaseGeometry:
+    """``line`` (each of its parts) longer by ``by`` at both ends, along its end segments."""
+    parts = []
+    for part in shapely.get_parts(line):
+        xy = shapely.get_coordinates(part)
+        for end, inner in ((0, 1), (-1, -2)):
+            step = xy[end] - xy[inner]
+            norm = float(np.hypot(*step))
+            if norm > 0:
+                xy[end] = xy[end] + step / norm * by
+        parts.append(shapely.linestrings(xy))
+    return shapely.multilinestrings(parts) if len(parts) > 1 else parts[0]
+
+
 def split_grid(grids: gpd.GeoDataFrame, code: str, line: BaseGeometry) -> GridChange:
     """Cut grid ``code`` along a drawn line into new grids (the old code is retired)."""
     shape = _get(_geoms_by_code(grids), code)
-    if line.geom_type not in ("LineString", "MultiLineString"):
-        raise EditError("a split needs a line", "拆分需要一条线")
-    pieces = shapely.get_parts(
-        shapely.polygonize(
-            shapely.get_parts(
-                shapely.union_all([shapely.boundary(shape), shapely.intersection(line, shape)])
-            )
+    check_drawn(line, "line")
+    if not shapely.intersects(line, shapely.buffer(shape, -SNAP_DEGREES)):
+        raise EditError(
+            f"the line does not cross grid {code}: draw it across the grid, from edge to edge",
+            f"该线未穿过网格 {code}：请从一边画到另一边",
         )
+    boundary = shapely.boundary(shape)
+    # The whole drawn line, a hair longer, noded with the boundary: clipped to the grid, its
+    # ends fell a hair off the edge (floating point) and polygonize found no closed piece.
+    drawn = _extended(line, SNAP_DEGREES)
+    pieces = shapely.get_parts(
+        shapely.polygonize(shapely.get_parts(shapely.union_all([boundary, drawn])))
     )
     pieces = (
         pieces[shapely.covers(shape, shapely.point_on_surface(pieces))] if len(pieces) else pieces
     )
+    pieces = pieces[shapely.area(pieces) > 0] if len(pieces) else pieces
     if len(pieces) < 2:
         raise EditError(
             f"the line does not cut grid {code} in two: draw it across the grid, from edge to edge",

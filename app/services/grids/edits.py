@@ -44,7 +44,8 @@ PLAIN = EditOptions()
 
 
 def parse_geometry(value: dict | None, what: str = "geometry") -> BaseGeometry:
-    """A GeoJSON geometry (or Feature) in WGS84 as a shapely geometry, or 422."""
+    """A drawn GeoJSON geometry (or Feature) in WGS84 as a shapely geometry — a valid polygon,
+    or for ``what="line"`` a simple line —, or 422."""
     if isinstance(value, dict) and value.get("type") == "Feature":
         value = value.get("geometry")
     try:
@@ -55,6 +56,10 @@ def parse_geometry(value: dict | None, what: str = "geometry") -> BaseGeometry:
         ) from exc
     if geometry.is_empty:
         raise InvalidInputError(f"{what} 为空", f"{what} is empty")
+    try:
+        edits.check_drawn(geometry, "line" if what == "line" else "polygon")
+    except EditError as exc:
+        raise InvalidInputError(exc.message_zh, exc.message_en) from exc
     return geometry
 
 
