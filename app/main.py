@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from sqlalchemy.orm import sessionmaker
 
 from app.api import audit
-from app.api.params import refuse_unknown_query
+from app.api.params import refuse_bad_input
 from app.api.problems import install_problem_handlers
 from app.api.routes import (
     areas,
@@ -82,7 +82,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        dependencies=[Depends(refuse_unknown_query)],
+        dependencies=[Depends(refuse_bad_input)],
+        max_body_size=settings.request_body_max_bytes,
     )
     app.state.settings = settings
     install_problem_handlers(app)

@@ -5,6 +5,8 @@ from typing import Annotated
 from fastapi import Depends, Query
 from pydantic import BaseModel
 
+from app.schemas.common import OFFSET_MAX
+
 
 class Page(BaseModel):
     limit: int
@@ -13,7 +15,7 @@ class Page(BaseModel):
 
 def page(
     limit: int = Query(100, ge=1, le=5000, description="每页条数 / items per page"),
-    offset: int = Query(0, ge=0, description="跳过条数 / items to skip"),
+    offset: int = Query(0, ge=0, le=OFFSET_MAX, description="跳过条数 / items to skip"),
 ) -> Page:
     return Page(limit=limit, offset=offset)
 

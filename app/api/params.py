@@ -1,7 +1,10 @@
-"""Unknown query parameters are refused (422), never silently ignored: a misspelt filter
-(``?stauts=open``) would otherwise answer as if no filter had been asked for."""
+"""Input every route refuses before it runs: unknown query parameters (422, never silently
+ignored: a misspelt filter ``?stauts=open`` would otherwise answer as if none had been asked
+for) and the NUL character anywhere (PostgreSQL cannot store it: it became a 500)."""
 
 from __future__ import annotations
+
+import re
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
@@ -30,21 +33,44 @@ def allowed_query(route: APIRoute) -> frozenset[str]:
     return found
 
 
-def refuse_unknown_query(request: Request) -> None:
-    """Dependency of the whole app: 422 naming every query parameter the route does not take."""
+# NUL in a JSON body (``\\u0000`` not itself escaped), a form body (``%00``) or raw.
+_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000|%00|\x00")
+
+
+def _refused(where: str, name: str, value: object, kind: str, message: str) -> dict:
+    return {"type": kind, "loc": (where, name), "msg": message, "input": value}
+
+
+async def refuse_bad_input(request: Request) -> None:
+    """Dependency of the whole app: 422 naming every query parameter the route does not take
+    and every place a NUL character was sent."""
+    errors = []
     route = request.scope.get("route")
-    if not isinstance(route, APIRoute) or not request.query_params:
-        return
-    unknown = sorted(set(request.query_params) - allowed_query(route))
-    if unknown:
-        raise RequestValidationError(
-            [
-                {
-                    "type": "extra_forbidden",
-                    "loc": ("query", name),
-                    "msg": "未知的查询参数 / unknown query parameter",
-                    "input": request.query_params[name],
-                }
-                for name in unknown
-            ]
-        )
+    if isinstance(route, APIRoute) and request.query_params:
+        errors += [
+            _refused("query", name, request.query_params[name], "extra_forbidden", UNKNOWN)
+            for name in sorted(set(request.query_params) - allowed_query(route))
+        ]
+    for where, values in (("query", request.query_params), ("path", request.path_params)):
+        errors += [
+            _refused(where, k, v, "string_nul", NUL)
+            for k, v in values.items()
+            if isinstance(v, str) and "\x00" in v
+        ]
+    if request.method in ("POST", "PUT", "PATCH") and await _nul_in_body(request):
+        errors.append(_refused("body", "", None, "string_nul", NUL))
+    if errors:
+        raise RequestValidationError(errors)
+
+
+async def _nul_in_body(request: Request) -> bool:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        # The route has parsed the form already (cached); its raw stream is gone.
+        form = await request.form()
+        return any(isinstance(v, str) and "\x00" in v for _, v in form.multi_items())
+    return bool(_NUL.search(await request.body()))
+
+
+UNKNOWN = "未知的查询参数 / unknown query parameter"
+NUL = "不能包含 NUL 字符 / must not contain the NUL character"

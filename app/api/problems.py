@@ -79,6 +79,7 @@ class Problem:
     title: str
     detail: str
     extra: dict = field(default_factory=dict)
+    headers: dict = field(default_factory=dict)  # e.g. a 405's Allow
 
 
 def describe(request: Request, exc: Exception) -> Problem:
@@ -100,7 +101,24 @@ def describe(request: Request, exc: Exception) -> Problem:
     if isinstance(exc, StarletteHTTPException):
         if exc.status_code == 404:
             return Problem(404, "not-found", "未找到" if zh else "Not found", request.url.path)
-        return Problem(exc.status_code, "http-error", str(exc.detail), str(exc.detail))
+        return Problem(
+            exc.status_code,
+            "http-error",
+            str(exc.detail),
+            str(exc.detail),
+            headers=exc.headers or {},
+        )
+    if isinstance(exc, DBAPIError) and _sqlstate(exc) in INPUT_SQLSTATES:
+        # A value PostgreSQL refuses that the API's own checks let through: still the
+        # caller's input, and nothing was written (the transaction failed). Say which.
+        log.warning("value refused by the database on %s: %s", request.url.path, exc.orig)
+        found = str(exc.orig).splitlines()[0] if exc.orig is not None else ""
+        return Problem(
+            422,
+            "invalid-input",
+            "请求参数无效" if zh else "Invalid request parameters",
+            ("数据库拒绝了输入的值：" if zh else "the database refused a value: ") + found,
+        )
     if isinstance(exc, DBAPIError):
         log.error(
             "database error on %s %s: %s",
@@ -129,6 +147,16 @@ def describe(request: Request, exc: Exception) -> Problem:
     raise exc
 
 
+# PostgreSQL's data exceptions that only a caller's value can cause (class 22: out of range,
+# bad time zone offset, NUL byte, unparsable text), as opposed to our own SQL's mistakes.
+INPUT_SQLSTATES = frozenset({"22003", "22007", "22008", "22009", "22021", "22P02", "22P05"})
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    orig = exc.orig
+    return getattr(orig, "pgcode", None) or getattr(orig, "sqlstate", None)
+
+
 def _render(request: Request, exc: Exception) -> Response:
     p = describe(request, exc)
     response = problem(request, p.status, p.slug, p.title, p.detail, **p.extra)
@@ -136,9 +164,11 @@ def _render(request: Request, exc: Exception) -> Response:
 
 
 def with_retry_after(response: Response, p: Problem) -> Response:
-    """A 429 (or 503) that knows when to come back says so in Retry-After (RFC 9110)."""
+    """A 429 (or 503) that knows when to come back says so in Retry-After (RFC 9110); a 405
+    keeps its Allow."""
     if "retry_after" in p.extra:
         response.headers["Retry-After"] = str(p.extra["retry_after"])
+    response.headers.update(p.headers)
     return response
 
 

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
+
+from app.schemas.common import Moment, Text
+
+# A contact is a few short fields (name, phone, e-mail): not a place to store a file.
+ContactKey = Annotated[Text, Field(max_length=40)]
+ContactValue = Annotated[Text, Field(max_length=200)]
 
 Source = Literal["supervisor", "hotline", "public_app", "video", "higher_order"]
 Kind = Literal["event", "component"]
@@ -93,10 +99,12 @@ class EventCreate(LocatedClassRef):
     description: str | None = Field(None, max_length=4000)
     source: Source = "supervisor"
     reporter: str | None = Field(None, max_length=200)
-    reporter_contact: dict[str, str] | None = Field(
-        None, description="上报人联系方式（不公开）/ reporter contact, never published"
+    reporter_contact: dict[ContactKey, ContactValue] | None = Field(
+        None,
+        max_length=10,
+        description="上报人联系方式（不公开）/ reporter contact, never published",
     )
-    observed_at: datetime | None = None
+    observed_at: Moment | None = None
     photo_urls: list[HttpUrl] = Field(default_factory=list, max_length=20)
     idempotency_key: str | None = Field(None, min_length=1, max_length=128)
 
@@ -112,7 +120,7 @@ class AssignRequest(BaseModel):
     """Points to assign without storing anything (dispatch preview, pre-submit check)."""
 
     points: list[LocatedClassRef] = Field(..., min_length=1, max_length=10_000)
-    at: datetime | None = Field(None, description="report time for grid versions; default now")
+    at: Moment | None = Field(None, description="report time for grid versions; default now")
 
 
 class EventOut(BaseModel):

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from app.api.auth import require
 from app.api.deps import EngineDep, SettingsDep
+from app.schemas.common import Moment
 from app.services.workflow import calendar as service
 
 router = APIRouter(prefix="/api/v1/calendar", tags=["calendar 工作日历"])
@@ -41,8 +42,8 @@ class CalendarYear(BaseModel):
 def read_deadline(
     engine: EngineDep,
     settings: SettingsDep,
-    start: dt.datetime,
-    value: float = Query(..., gt=0),
+    start: Moment,
+    value: float = Query(..., gt=0, le=10_000),
     unit: Unit = "working_hours",
 ):
     return service.compute_deadline(engine, settings, start, value, unit)

@@ -13,6 +13,7 @@ from app.api.deps import EngineDep, SettingsDep
 from app.api.geojson import GeoJSONResponse, feature_collection, features_from_rows, parse_bbox
 from app.api.paging import PageDep
 from app.errors import ForbiddenError, InvalidInputError
+from app.schemas.common import OFFSET_MAX
 from app.services.accounts.users import User
 from app.services.components import inventory as service
 from app.services.components import reads
@@ -130,7 +131,7 @@ def read_components(
     limit: int | None = Query(
         None, ge=1, le=10_000_000, description="每页条数（GeoJSON 默认 100；CSV 默认全部）"
     ),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=OFFSET_MAX),
 ):
     if _wants_csv(request, format_):
         return _csv_response(reads.components_csv(engine, filters, limit, offset), "components.csv")
@@ -154,7 +155,7 @@ def read_summary(
     by: Literal["grid", "community", "subdistrict", "district", "street"] = "grid",
     format_: Format | None = Query(None, alias="format"),
     limit: int | None = Query(None, ge=1, description="rows per page (default: all)"),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=OFFSET_MAX),
 ):
     result = reads.summary(engine, settings, by, filters, limit, offset)
     if _wants_csv(request, format_):

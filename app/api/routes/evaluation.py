@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
 from app.api.auth import OptionalUser, ensure_signed_in
 from app.api.deps import EngineDep, SettingsDep
+from app.schemas.common import Day
 from app.services.workflow import evaluation as service
 
 router = APIRouter(prefix="/api/v1/evaluation", tags=["evaluation 绩效评价"])
@@ -22,8 +22,8 @@ def read_evaluation(
     settings: SettingsDep,
     user: OptionalUser,
     level: Literal["area", "unit", "post"],
-    from_: date | datetime = Query(..., alias="from", description="开始（含）/ start, inclusive"),
-    to: date | datetime = Query(..., description="结束：日期含当天，时刻不含 / end"),
+    from_: Annotated[Day, Query(alias="from", description="开始（含）/ start, inclusive")],
+    to: Annotated[Day, Query(description="结束：日期含当天，时刻不含 / end")],
     area_level: Literal["district", "subdistrict", "community", "grid"] = "subdistrict",
     post: Literal["supervisor", "acceptor", "shift_leader", "dispatcher"] = "supervisor",
     within: str | None = Query(None, pattern="^[0-9]{6,15}$"),

@@ -18,7 +18,7 @@ from app.api.auth import (
     require,
 )
 from app.api.deps import EngineDep, IntakeDep, ReportsDep, SettingsDep
-from app.api.params import refuse_unknown_query
+from app.api.params import refuse_bad_input
 from app.api.ratelimit import client_address, count
 from app.api.responses import FastJSONResponse, model_response
 from app.errors import InvalidInputError
@@ -44,7 +44,7 @@ class ReportRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[None, None, Response]]:
         async def handle(request: Request) -> Response:
-            refuse_unknown_query(request)  # this handler skips the app's dependencies
+            await refuse_bad_input(request)  # this handler skips the app's dependencies
             user = ensure_role(await authenticate(request, await oauth2(request)), REPORTERS)
             body = await _json_body(request)
             key = request.headers.get("idempotency-key")

@@ -5,7 +5,6 @@ preview: the verdict and what would move, nothing stored). The edit log records 
 user, with the body's optional ``actor`` (on whose behalf) in brackets.
 """
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -22,6 +21,7 @@ from app.api.geojson import (
     parse_bbox,
 )
 from app.api.paging import PageDep
+from app.schemas.common import Moment
 from app.services.accounts.users import User
 from app.services.grids import edits, topology
 from app.services.grids import lookup as service
@@ -36,7 +36,7 @@ def read_grids(
     page: PageDep,
     bbox: str | None = Query(None, description="minLon,minLat,maxLon,maxLat (WGS84)"),
     community: str | None = Query(None, description="区/街道/社区编码 (6/9/12 digits)"),
-    at: datetime | None = Query(None, description="时点：返回当时有效的网格版本 / grid map as at"),
+    at: Moment | None = Query(None, description="时点：返回当时有效的网格版本 / grid map as at"),
 ):
     rows, matched = service.list_grids(
         session,
@@ -55,7 +55,7 @@ def locate_grid(
     session: SessionDep,
     lon: float = Query(..., ge=-180, le=180, description="经度 WGS84"),
     lat: float = Query(..., ge=-90, le=90, description="纬度 WGS84"),
-    at: datetime | None = Query(None),
+    at: Moment | None = Query(None),
 ):
     row = service.locate_grid(session, lon, lat, at)
     geometry = row.pop("geometry")
@@ -79,7 +79,7 @@ def read_grid_validation(
 
 
 @router.get("/{code}", response_class=GeoJSONResponse, summary="网格详情 / one grid")
-def read_grid(session: SessionDep, code: str, at: datetime | None = Query(None)):
+def read_grid(session: SessionDep, code: str, at: Moment | None = Query(None)):
     row = service.get_grid(session, code, at)
     geometry = row.pop("geometry")
     return GeoJSONResponse(feature(geometry, row, row["code"]))

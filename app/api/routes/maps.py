@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -11,6 +10,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from app.api.auth import require
 from app.api.deps import EngineDep, LanguageDep, SettingsDep
 from app.api.routes.hotspots import FilterDep, event_filter
+from app.schemas.common import Moment
 from app.services.accounts.users import User
 from app.services.hotspots import maps as service
 
@@ -27,7 +27,7 @@ def read_supervisor_map(
     lang: LanguageDep,
     grid: str | None = Query(None, description="网格编码 / grid code"),
     supervisor: str | None = Query(None, description="监督员姓名 / supervisor name"),
-    at: datetime | None = Query(None, description="时限计算时点 / time of the deadline lights"),
+    at: Moment | None = Query(None, description="时限计算时点 / time of the deadline lights"),
     basemap: Basemap | None = BASEMAP,
 ):
     return service.supervisor_map_html(

@@ -22,8 +22,7 @@ def find_requests(
     *,
     ids: Sequence[int] | None = None,
     scheme: str | None = None,
-    class_kind: str | None = None,
-    class_code: str | None = None,
+    classes: Sequence[tuple[str, str]] | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
     status: Literal["open", "closed"] | None = None,
@@ -37,9 +36,12 @@ def find_requests(
     if ids is not None:
         where.append("e.id = ANY(CAST(:ids AS bigint[]))")
         params["ids"] = list(ids)
-    if class_kind is not None:
-        where.append("e.scheme = :scheme AND e.class_kind = :kind AND e.class_code = :code")
-        params.update(scheme=scheme, kind=class_kind, code=class_code)
+    if classes is not None:
+        where.append(
+            "e.scheme = :scheme AND (e.class_kind, e.class_code) IN "
+            "(SELECT * FROM unnest(CAST(:kinds AS text[]), CAST(:codes AS text[])))"
+        )
+        params.update(scheme=scheme, kinds=[k for k, _ in classes], codes=[c for _, c in classes])
     if start is not None:
         where.append("e.reported_at >= :start")
         params["start"] = start

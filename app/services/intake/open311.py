@@ -23,6 +23,7 @@ from app.db.catalog import classes as class_repo
 from app.db.intake import events as events_repo
 from app.db.intake import open311 as repo
 from app.errors import InvalidInputError, NotFoundError, UnknownClassError
+from app.schemas.common import within_postgres
 from app.schemas.events import EventCreate
 from app.services.intake.reports import ReportQueue
 from app.settings import Settings
@@ -278,13 +279,13 @@ def find_requests(
     else:
         start, end = _window(start_date, end_date, now or datetime.now(UTC))
         filters = {"start": start, "end": end, "status": _status(status)}
-        if service_code:
-            key = _parse_code(service_code)
-            if key is None:
+        if service_code:  # the spec allows a comma-separated list
+            keys = [_parse_code(code.strip()) for code in service_code.split(",")]
+            if None in keys or len(keys) > 100:
                 raise InvalidInputError(
                     f"service_code 无效：{service_code}", f"invalid service_code {service_code}"
                 )
-            filters.update(scheme=settings.class_scheme, class_kind=key[0], class_code=key[1])
+            filters.update(scheme=settings.class_scheme, classes=keys)
     sources = settings.open311_public_sources
     with engine.connect() as conn:
         rows = repo.find_requests(conn, **filters, sources=sources, limit=MAX_REQUESTS)
@@ -319,13 +320,15 @@ def _when(value: str | None, name: str) -> datetime | None:
     try:
         # An unencoded "+08:00" in a query string arrives as " 08:00".
         when = datetime.fromisoformat(re.sub(r" (\d\d:?\d\d)$", r"+\1", value.strip()))
+        within_postgres(when)
     except ValueError:
         when = None
     # The spec's w3 format always carries a zone; guessing one would shift a day's cases.
     if when is None or when.tzinfo is None:
         raise InvalidInputError(
-            f"{name} 应为带时区的 ISO 8601 时间，如 2026-11-21T00:00:00+08:00：{value}",
-            f"{name} must be ISO 8601 with a zone, e.g. 2026-11-21T00:00:00Z: {value}",
+            f"{name} 应为带时区（不超过 ±15:59）的 ISO 8601 时间，如 2026-11-21T00:00:00+08:00：{value}",
+            f"{name} must be ISO 8601 with a zone (at most ±15:59), e.g. 2026-11-21T00:00:00Z: "
+            f"{value}",
         )
     return when
 
