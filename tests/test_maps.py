@@ -352,7 +352,7 @@ def test_a_session_cookie_writes_only_with_the_pages_csrf_token(server) -> None:
     cookie = sign_in(base, engine, "planner-li", "planner")
     jar = {SESSION_COOKIE: cookie}
     page = httpx.get(base + "/maps/planner", cookies=jar, timeout=60).text
-    csrf = re.search(r'csrf = "([^"]+)"', page).group(1)
+    csrf = re.search(r'"csrf": "([^"]+)"', page).group(1)
     with engine.connect() as conn:
         code = conn.execute(text("SELECT min(code) FROM grid WHERE valid_to IS NULL")).scalar_one()
     url = base + f"/api/v1/grids/{code}/split?dry_run=true"

@@ -2,29 +2,23 @@
 
 from __future__ import annotations
 
-import html
 import logging
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.deps import language_of
+from app.api.templates import render
 from app.errors import DomainError
 
 log = logging.getLogger(__name__)
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://citygrid.example/problems/"
-
-
-HTML_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{title}</title>
-<style>body{{font-family:system-ui,"Noto Sans CJK SC",sans-serif;max-width:40rem;margin:12vh auto;
-color:#222}}h1{{font-size:1.3rem}}</style></head><body><h1>{status} · {title}</h1><p>{detail}</p>
-<p><a href="/">CityGrid</a> · <a href="/login?next={next}">{login}</a></p></body></html>"""
 
 
 def wants_page(request: Request) -> bool:
@@ -43,15 +37,15 @@ def _page(request: Request, status: int, title: str, detail: str) -> Response:
         return RedirectResponse(f"/login?next={quote(here)}", status_code=303)
     lang = language_of(request, request.query_params.get("lang"))
     login = "换个账号登录" if lang == "zh" else "sign in as someone else"
-    return HTMLResponse(
-        HTML_PAGE.format(
-            status=status,
-            title=html.escape(title),
-            detail=html.escape(detail),
-            next=quote(here),
-            login=login,
-        ),
-        status_code=status,
+    return render(
+        "error.html",
+        status,
+        lang=lang,
+        status=status,
+        title=title,
+        detail=detail,
+        next=quote(here),
+        login=login,
     )
 
 

@@ -1,5 +1,6 @@
 """Folium maps for supervisors, analysts and planners, with their words and colours."""
 
+from gis.maps._planner import drawing_tools, page_script
 from gis.maps.render import (
     MapOptions,
     add_legend,
@@ -32,7 +33,9 @@ __all__ = [
     "community_colours",
     "deadline_light",
     "display_frame",
+    "drawing_tools",
     "hotspot_map",
+    "page_script",
     "planner_map",
     "render_html",
     "supervisor_map",

@@ -8,7 +8,6 @@ SameSite=Lax, and a write it authenticates must also echo the session's CSRF sec
 from __future__ import annotations
 
 import contextlib
-import html
 from typing import Annotated
 from urllib.parse import quote
 
@@ -19,6 +18,7 @@ from app.api.audit import audit_object
 from app.api.auth import SESSION_COOKIE
 from app.api.deps import EngineDep, LanguageDep, SettingsDep
 from app.api.ratelimit import client_address
+from app.api.templates import render
 from app.errors import UnauthenticatedError
 from app.services.accounts import users as service
 
@@ -40,24 +40,6 @@ TEXT = {
         "other": "中文",
     },
 }
-PAGE = """<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width,initial-scale=1"><title>{title}</title>
-<style>body{{font-family:system-ui,"Noto Sans CJK SC",sans-serif;background:#f4f6f8;margin:0}}
-form{{max-width:22rem;margin:12vh auto;background:#fff;padding:2rem;border-radius:8px;
-box-shadow:0 2px 10px #0002}}h1{{font-size:1.25rem;margin:0 0 1.2rem}}
-label{{display:block;margin:.8rem 0 .3rem;color:#444}}
-input{{width:100%;box-sizing:border-box;padding:.55rem;font-size:1rem;border:1px solid #bbb;
-border-radius:4px}}button{{margin-top:1.3rem;width:100%;padding:.65rem;font-size:1rem;
-background:#08519c;color:#fff;border:0;border-radius:4px;cursor:pointer}}
-.error{{background:#fdecea;color:#8a1f11;padding:.6rem;border-radius:4px}}
-.lang{{float:right;font-size:.85rem}}</style></head><body>
-<form method="post" action="/login?lang={lang}"><a class="lang" href="{switch}">{other}</a>
-<h1>{title}</h1>{error}<input type="hidden" name="next" value="{next}">
-<label for="username">{user}</label><input id="username" name="username" value="{username}"
- autocomplete="username" required autofocus>
-<label for="password">{password}</label><input id="password" name="password" type="password"
- autocomplete="current-password" required>
-<button type="submit">{submit}</button></form></body></html>"""
 
 
 def safe_next(target: str | None) -> str:
@@ -67,21 +49,22 @@ def safe_next(target: str | None) -> str:
     return target
 
 
-def _page(lang: str, target: str, username: str = "", error: str = "") -> str:
-    t = TEXT[lang]
+def _page(lang: str, target: str, username: str = "", error: str = "", status: int = 200):
     other = "en" if lang == "zh" else "zh"
-    return PAGE.format(
+    return render(
+        "login.html",
+        status,
         lang=lang,
-        next=html.escape(target),
-        username=html.escape(username),
-        error=f'<p class="error" role="alert">{html.escape(error)}</p>' if error else "",
+        t=TEXT[lang],
+        next=target,
+        username=username,
+        error=error,
         switch=f"/login?lang={other}&next={quote(target)}",
-        **t,
     )
 
 
 @router.get("/login", response_class=HTMLResponse)
-def read_login(lang: LanguageDep, next: str | None = Query(None, max_length=2000)) -> str:
+def read_login(lang: LanguageDep, next: str | None = Query(None, max_length=2000)):
     return _page(lang, safe_next(next))
 
 
@@ -100,7 +83,7 @@ def sign_in(
     try:
         user = service.authenticate(engine, username, password, settings, client_address(request))
     except UnauthenticatedError as exc:
-        return HTMLResponse(_page(lang, target, username, exc.message(lang)), status_code=401)
+        return _page(lang, target, username, exc.message(lang), status=401)
     request.state.user = service.User(user["username"], tuple(user["roles"]))  # audit trail
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(

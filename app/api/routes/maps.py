@@ -9,7 +9,9 @@ from fastapi.responses import FileResponse, HTMLResponse
 
 from app.api.auth import require
 from app.api.deps import EngineDep, LanguageDep, SettingsDep
+from app.api.planner_editor import editor_settings
 from app.api.routes.hotspots import FilterDep, event_filter
+from app.api.templates import map_response
 from app.schemas.common import Moment
 from app.services.accounts.users import User
 from app.services.hotspots import maps as service
@@ -30,7 +32,7 @@ def read_supervisor_map(
     at: Moment | None = Query(None, description="时限计算时点 / time of the deadline lights"),
     basemap: Basemap | None = BASEMAP,
 ):
-    return service.supervisor_map_html(
+    page = service.supervisor_map_html(
         engine,
         settings,
         grid=grid,
@@ -40,6 +42,7 @@ def read_supervisor_map(
         basemap=basemap,
         viewer=viewer,
     )
+    return map_response(page)
 
 
 @router.get("/hotspots", response_class=HTMLResponse, summary="热点分析地图 / analyst hotspot map")
@@ -53,9 +56,10 @@ def read_hotspot_map(
     basemap: Basemap | None = BASEMAP,
 ):
     f = event_filter(engine, settings, params)
-    return service.hotspot_map_html(
+    page = service.hotspot_map_html(
         engine, settings, f, fdr=fdr, lang=lang, basemap=basemap, top=top
     )
+    return map_response(page)
 
 
 @router.get("/planner", response_class=HTMLResponse, summary="网格规划地图 / planner map")
@@ -67,9 +71,16 @@ def read_planner_map(
     area: str | None = Query(None, description="区/街道/社区编码 / area code"),
     basemap: Basemap | None = BASEMAP,
 ):
-    return service.planner_map_html(
-        engine, settings, area=area, lang=lang, basemap=basemap, viewer=viewer
+    page = service.planner_map_html(
+        engine,
+        settings,
+        area=area,
+        lang=lang,
+        basemap=basemap,
+        viewer=viewer,
+        editor=editor_settings(viewer, lang),
     )
+    return map_response(page)
 
 
 @router.get("/assets/{name:path}", include_in_schema=False)

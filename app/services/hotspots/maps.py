@@ -29,6 +29,8 @@ from app.services.hotspots import layers as spatial_layers
 from app.settings import Settings
 
 ASSET_URL = "/maps/assets/"
+# app/static: Leaflet.draw lives there (it ships with no Python package).
+STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
 CASES_MAX = 2000
 # Roles that may look at any supervisor's map (the command centre's posts).
 COMMAND_CENTRE = ("acceptor", "shift_leader", "dispatcher")
@@ -56,7 +58,7 @@ def asset_files() -> dict[str, Path]:
             files[f"images/{image.name}"] = image
     if folium is not None and (folium / "leaflet_heat.min.js").exists():
         files["leaflet-heat.js"] = folium / "leaflet_heat.min.js"
-    draw = Path(__file__).parent.parent / "static" / "leaflet-draw"
+    draw = STATIC_DIR / "leaflet-draw"
     for path in draw.rglob("*"):
         if path.is_file() and path.suffix != ".md":
             files[f"leaflet-draw/{path.relative_to(draw).as_posix()}"] = path
@@ -387,12 +389,13 @@ def planner_map_html(
     basemap: str | None = None,
     inline: bool = False,
     viewer: User | None = None,
+    editor: dict | None = None,
 ) -> str:
     """Grids coloured by community with their workload (components, cases in the last 90
     days), communities and streets; a planner (``viewer`` with the planner role) also gets
-    the drawing tools and the edit panel."""
+    the drawing tools and the edit panel, whose script, stylesheet and settings the web
+    layer gives as ``editor`` (keys ``script``, ``css``, ``config_id``, ``config``)."""
     from gis.maps import community_colours, planner_map
-    from gis.maps._planner import grid_editor
 
     if area and not hotspot_service.AREA.match(area):
         raise InvalidInputError(
@@ -433,14 +436,8 @@ def planner_map_html(
         crs=4326,
     )
     tools = []
-    if viewer is not None and viewer.has("planner", "admin"):
-        draw = None
-        if options.assets:
-            draw = {
-                "js": ASSET_URL + "leaflet-draw/leaflet.draw.js",
-                "css": ASSET_URL + "leaflet-draw/leaflet.draw.css",
-            }
-        tools.append(grid_editor(viewer.extra.get("csrf", ""), options, draw_assets=draw))
+    if editor is not None and viewer is not None and viewer.has("planner", "admin"):
+        tools.append(_grid_editor(editor, options))
     t = options.text
     title = f"{t('planner_title')} · {len(codes)} {t('grid_count')}" + (
         f" · {area}" if area else ""
@@ -456,3 +453,25 @@ def planner_map_html(
         workload_layer=len(codes) <= settings.map_grid_detail_max,
     )
     return _render(m, inline_map, viewer, lang)
+
+
+def _grid_editor(editor: dict, options):
+    """A :func:`gis.maps.planner_map` hook: Leaflet.draw plus the editor panel's script."""
+    from gis.maps import drawing_tools, page_script
+
+    draw = None
+    if options.assets:
+        draw = {
+            "js": ASSET_URL + "leaflet-draw/leaflet.draw.js",
+            "css": ASSET_URL + "leaflet-draw/leaflet.draw.css",
+        }
+
+    def add(m) -> None:
+        drawn = drawing_tools(m, options, assets=draw)
+        # the script finds the map and the drawn-shapes layer by their global names
+        config = {**editor["config"], "map": m.get_name(), "drawn": drawn.get_name()}
+        page_script(
+            m, editor["script"], css=editor["css"], config=config, config_id=editor["config_id"]
+        )
+
+    return add
