@@ -1,10 +1,13 @@
 """Bulk assignment: for a whole file at once, the same facts the API's query gathers per
 point (grid version, street, component, dispatch rule, grid unit, office, duplicates),
 computed in memory with the grid index, STRtrees and one read of each layer. The decision
-itself is the API's :func:`app.services.intake.assignment.decide`; tests keep both paths equal."""
+itself is the API's :func:`app.services.intake.assignment.decide` (:func:`decide_row`), and a
+row naming a component passes the API's :func:`~app.services.intake.assignment.component_refusal`.
+tests/test_assignment_parity.py keeps both paths equal, field by field."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 
 import geopandas as gpd
@@ -12,8 +15,10 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection
 
+from app.db.catalog import classes as class_repo
 from app.db.intake import event_import as repo
 from app.errors import RowProblem
+from app.services.intake.assignment import PointRequest, component_refusal, decide
 from app.settings import Settings
 from gis.grids import GridIndex
 from gis.nearest import nearest_within, pairs_within
@@ -64,9 +69,11 @@ def _locate_grids(versions: gpd.GeoDataFrame, rows: pd.DataFrame) -> np.ndarray:
 
 
 def gather_bulk_facts(
-    conn: Connection, settings: Settings, rows: pd.DataFrame
+    conn: Connection, settings: Settings, rows: pd.DataFrame, classes: Mapping[tuple, dict]
 ) -> tuple[list[dict], list[RowProblem]]:
-    """The same facts `app.db.intake.assignment.gather_facts` returns, for every row at once."""
+    """The same facts `app.db.intake.assignment.gather_facts` returns, for every row at once,
+    and the rows refused (outside every grid; a component identifier the API would refuse).
+    ``classes`` holds the class row of every (kind, code) in ``rows``."""
     if rows.empty:
         return [], []
     n = len(rows)
@@ -93,7 +100,7 @@ def gather_bulk_facts(
         lat,
         settings.street_max_distance_m,
     )
-    comp = _components(conn, settings, rows)
+    comp = _components(conn, settings, rows, classes)
     rule_lookup = {
         (k, c, a): (i, u, a)
         for i, k, c, a, u in repo.rules(conn, settings.class_scheme).itertuples(index=False)
@@ -144,6 +151,7 @@ def gather_bulk_facts(
             "rule_area_code": rule[2],
             "office_unit_id": offices.get(code[:9]),
             "duplicates": duplicates.get(i, []),
+            "class": classes[(kinds[i], codes[i])],
             **comp[i],
         }
         q = int(seg_pos[i])
@@ -156,19 +164,27 @@ def gather_bulk_facts(
                 street_distance_m=float(seg_dist[i]),
             )
         facts.append(f)
+    refused = []
     idents, row_numbers = rows["component_identifier"].tolist(), rows["row"].tolist()
-    missing = [
-        RowProblem(int(row_numbers[i]), f"no component {idents[i]}", "component_identifier")
-        for i in range(n)
-        if idents[i] and comp[i]["component_id"] is None
-    ]
-    return facts, problems + missing
+    for i in np.flatnonzero(rows["component_identifier"].notna().to_numpy()).tolist():
+        point = PointRequest(
+            lon[i], lat[i], kinds[i], codes[i], rows["reported_at"].iat[i], idents[i]
+        )
+        f = {**comp[i], "class": classes[(kinds[i], codes[i])]}
+        if (e := component_refusal(settings.class_scheme, point, f)) is not None:
+            refused.append(
+                RowProblem(row_numbers[i], e.message_en, "component_identifier", e.message_zh)
+            )
+    return facts, problems + refused
 
 
 NO_COMPONENT = {
     "component_id": None,
     "component_identifier": None,
+    "component_scheme": None,
     "component_class_code": None,
+    "component_class_name": None,
+    "component_class_name_en": None,
     "component_status": None,
     "maintainer_unit_id": None,
     "owner_unit_id": None,
@@ -177,7 +193,9 @@ NO_COMPONENT = {
 }
 
 
-def _components(conn: Connection, settings: Settings, rows: pd.DataFrame) -> list[dict]:
+def _components(
+    conn: Connection, settings: Settings, rows: pd.DataFrame, classes: Mapping[tuple, dict]
+) -> list[dict]:
     """Per row: the component named by identifier, else the nearest of its class in reach."""
     out = [NO_COMPONENT] * len(rows)
     is_comp = (rows["class_kind"] == "component").to_numpy()
@@ -196,8 +214,17 @@ def _components(conn: Connection, settings: Settings, rows: pd.DataFrame) -> lis
     lon, lat = rows["lon"].to_numpy(), rows["lat"].to_numpy()
     geoms, ids = candidates.geometry.to_numpy(), candidates["id"].to_numpy()
 
-    columns = ("id", "identifier", "class_code", "status", "maintainer_unit_id", "owner_unit_id")
+    columns = (
+        "id",
+        "identifier",
+        "scheme",
+        "class_code",
+        "status",
+        "maintainer_unit_id",
+        "owner_unit_id",
+    )
     c = {name: candidates[name].tolist() for name in columns}
+    names = _class_names(conn, settings, candidates, classes)
 
     def unit(value) -> int | None:
         return None if pd.isna(value) else int(value)
@@ -206,7 +233,10 @@ def _components(conn: Connection, settings: Settings, rows: pd.DataFrame) -> lis
         return {
             "component_id": int(c["id"][pos]),
             "component_identifier": c["identifier"][pos],
+            "component_scheme": c["scheme"][pos],
             "component_class_code": c["class_code"][pos],
+            "component_class_name": names[(c["scheme"][pos], c["class_code"][pos])][0],
+            "component_class_name_en": names[(c["scheme"][pos], c["class_code"][pos])][1],
             "component_status": c["status"][pos],
             "maintainer_unit_id": unit(c["maintainer_unit_id"][pos]),
             "owner_unit_id": unit(c["owner_unit_id"][pos]),
@@ -236,6 +266,24 @@ def _components(conn: Connection, settings: Settings, rows: pd.DataFrame) -> lis
         for m, p, d in zip(members, pos, dist, strict=True):
             if p >= 0:
                 out[m] = record(m, of_class[p], d, "nearest")
+    return out
+
+
+def _class_names(
+    conn: Connection, settings: Settings, candidates: pd.DataFrame, classes: Mapping[tuple, dict]
+) -> dict[tuple[str, str], tuple[str, str | None]]:
+    """(scheme, class code) → (name, English name) of every candidate component's class: the
+    file's classes are known; a component named by identifier may be of any class or scheme."""
+    out = {
+        (settings.class_scheme, code): (row["name"], row["name_en"])
+        for (kind, code), row in classes.items()
+        if kind == "component"
+    }
+    keys = set(zip(candidates["scheme"], candidates["class_code"], strict=True)) - out.keys()
+    for scheme in {s for s, _ in keys}:
+        wanted = {("component", code) for s, code in keys if s == scheme}
+        for (_, code), row in class_repo.get_classes(conn, scheme, wanted).items():
+            out[(scheme, code)] = (row["name"], row["name_en"])
     return out
 
 
@@ -295,4 +343,44 @@ def _duplicates(
     return out
 
 
-# -- writing ----------------------------------------------------------------------------------
+# -- deciding ---------------------------------------------------------------------------------
+
+
+def unit_book(conn: Connection) -> tuple[dict[int, dict], dict | None]:
+    """Every responsible unit by id, and the command centre the API falls back to (the one
+    with the smallest id)."""
+    units = repo.all_units(conn)
+    centre = min(
+        (u for u in units.values() if u["kind"] == "command_centre"),
+        key=lambda u: u["id"],
+        default=None,
+    )
+    return units, centre
+
+
+def decide_row(
+    settings: Settings,
+    point: PointRequest,
+    f: dict,
+    units: dict[int, dict],
+    centre: dict | None,
+    row_ids: Mapping[int, int],
+) -> dict:
+    """The API's decision for one file row from its bulk facts. ``row_ids`` maps the row
+    positions of this file that become cases to their event ids, so a duplicate can name
+    an earlier row of the same file; a row not in it never became a case."""
+    f = dict(f)
+    duplicates = [
+        {
+            "id": row_ids[d["ref"][1]] if d["ref"][0] == "row" else d["ref"][1],
+            "status": d["status"],
+            "reported_at": d["reported_at"],
+            "distance_m": d["distance_m"],
+            "_d": d["_d"],
+        }
+        for d in f["duplicates"]
+        if d["ref"][0] == "id" or d["ref"][1] in row_ids
+    ]
+    duplicates.sort(key=lambda d: (d["_d"], d["id"]))
+    f["duplicates"] = [{k: v for k, v in d.items() if k != "_d"} for d in duplicates]
+    return decide(settings, point, f, f["class"], units, centre)
