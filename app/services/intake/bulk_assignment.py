@@ -165,11 +165,9 @@ def gather_bulk_facts(
             )
         facts.append(f)
     refused = []
-    idents, row_numbers = rows["component_identifier"].tolist(), rows["row"].tolist()
+    row_numbers = rows["row"].tolist()
     for i in np.flatnonzero(rows["component_identifier"].notna().to_numpy()).tolist():
-        point = PointRequest(
-            lon[i], lat[i], kinds[i], codes[i], rows["reported_at"].iat[i], idents[i]
-        )
+        point = point_of_row(rows.iloc[i])
         f = {**comp[i], "class": classes[(kinds[i], codes[i])]}
         if (e := component_refusal(settings.class_scheme, point, f)) is not None:
             refused.append(
@@ -287,6 +285,14 @@ def _class_names(
     return out
 
 
+def _json_times(times: np.ndarray) -> list[str]:
+    """UTC times (naive datetime64) as PostgreSQL writes a timestamptz into JSON for the
+    intake (session time zone UTC): ``2026-10-31T01:21:01.5+00:00``, trailing zeros of the
+    fraction dropped, so a duplicate reads the same whichever path found it."""
+    text = np.datetime_as_string(times, unit="us")
+    return [t.rstrip("0").rstrip(".") + "+00:00" for t in text.tolist()]
+
+
 def _duplicates(
     conn: Connection, settings: Settings, rows: pd.DataFrame, bbox
 ) -> dict[int, list[dict]]:
@@ -326,7 +332,7 @@ def _duplicates(
         recent = times[j] >= times[i] - np.timedelta64(int(window.total_seconds()), "s")
         keep = earlier & recent
         i, j, d = i[keep], j[keep], d[keep]
-        stamps = np.datetime_as_string(times[j], unit="us", timezone="UTC")
+        stamps = _json_times(times[j])
         old_ids, old_status = old["id"].tolist(), old["status"].tolist()
         n_mine = len(mine)
         for a, b, dist, stamp in zip(i.tolist(), j.tolist(), d.tolist(), stamps, strict=True):
@@ -344,6 +350,18 @@ def _duplicates(
 
 
 # -- deciding ---------------------------------------------------------------------------------
+
+
+def point_of_row(row) -> PointRequest:
+    """The point the API would assign for one checked row (a tuple or Series of `rows`)."""
+    return PointRequest(
+        row.lon,
+        row.lat,
+        row.class_kind,
+        row.class_code,
+        row.reported_at.to_pydatetime(),
+        row.component_identifier,
+    )
 
 
 def unit_book(conn: Connection) -> tuple[dict[int, dict], dict | None]:

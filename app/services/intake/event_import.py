@@ -24,8 +24,13 @@ from tqdm import tqdm
 
 from app.db.intake import event_import as repo
 from app.errors import ImportRejected, RowProblem
-from app.services.intake.assignment import PointRequest, assignment_json
-from app.services.intake.bulk_assignment import decide_row, gather_bulk_facts, unit_book
+from app.services.intake.assignment import assignment_json
+from app.services.intake.bulk_assignment import (
+    decide_row,
+    gather_bulk_facts,
+    point_of_row,
+    unit_book,
+)
 from app.services.intake.event_files import check_rows, read_events
 from app.settings import Settings
 
@@ -203,10 +208,7 @@ def _copied(pending, bar) -> int:
 
 def _event_rows(settings, chunk, facts, ids, position_id, units, centre) -> Iterator[tuple]:
     for row, f, event_id in zip(chunk.itertuples(index=False), facts, ids, strict=True):
-        at = row.reported_at.to_pydatetime()
-        point = PointRequest(
-            row.lon, row.lat, row.class_kind, row.class_code, at, row.component_identifier
-        )
+        point = point_of_row(row)
         a = decide_row(settings, point, f, units, centre, position_id)
         photos = row.photo_urls.split(";") if row.photo_urls else None
         comp = a.get("component") or {}
@@ -223,7 +225,7 @@ def _event_rows(settings, chunk, facts, ids, position_id, units, centre) -> Iter
             "{" + ",".join(json.dumps(p.strip()) for p in photos) + "}" if photos else None,
             row.idempotency_key,
             row.observed_at.isoformat(),
-            at.isoformat(),
+            point.at.isoformat(),
             f["grid_id"],
             f["grid_code"],
             f["community_code"],
