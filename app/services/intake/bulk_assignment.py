@@ -112,9 +112,9 @@ def gather_bulk_facts(
     kinds, codes = rows["class_kind"].to_numpy(), rows["class_code"].to_numpy()
     # Plain lists per column: row-wise pandas access costs ~50 µs a call, a list index ~50 ns.
     grid = {c: versions[c].tolist() for c in ("id", "code", "version", "unit_id", "community_code")}
-    seg = {
-        c: segments[c].tolist() for c in ("segment_id", "street_id", "street_name", "street_grade")
-    }
+    seg = {c: segments[c].tolist() for c in ("segment_id", "street_id")}
+    for c in ("street_name", "street_grade"):  # a missing grade is None, as the API has it
+        seg[c] = segments[c].astype(object).where(segments[c].notna(), None).tolist()
     for i in range(n):
         p = int(grid_pos[i])
         if p < 0:
