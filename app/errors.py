@@ -59,6 +59,24 @@ class UnknownClassError(DomainError):
     title_en = "Unknown class"
 
 
+class UnknownComponentError(InvalidInputError):
+    """A report names a component identifier (部件标识码) that no registered component has."""
+
+    status = 422
+    type_slug = "unknown-component"
+    title_zh = "未登记的部件"
+    title_en = "Unknown component"
+
+
+class ComponentClassError(InvalidInputError):
+    """A report names a component of another class than the report's own."""
+
+    status = 422
+    type_slug = "component-class-mismatch"
+    title_zh = "部件与上报分类不符"
+    title_en = "Component of another class"
+
+
 class UnauthenticatedError(DomainError):
     status = 401
     type_slug = "unauthenticated"
@@ -103,11 +121,18 @@ class RowProblem:
     row: int | None
     reason: str
     column: str | None = None
+    reason_zh: str | None = None  # where the API answers the same problem in Chinese too
 
     def __str__(self) -> str:
         where = f"row {self.row}" if self.row is not None else "file"
         col = f" [{self.column}]" if self.column else ""
-        return f"{where}{col}: {self.reason}"
+        zh = f"{self.reason_zh} / " if self.reason_zh else ""
+        return f"{where}{col}: {zh}{self.reason}"
+
+    def as_dict(self) -> dict:
+        """The problem as listed in an ImportRejected answer."""
+        out = {"row": self.row, "reason": self.reason, "column": self.column}
+        return out | ({"reason_zh": self.reason_zh} if self.reason_zh else {})
 
 
 @dataclass
@@ -128,5 +153,5 @@ class ImportRejected(DomainError):
             self,
             f"{self.source}: {n} 处问题，未写入任何数据",
             f"{self.source}: {n} problem(s), nothing written",
-            problems=[p.__dict__ for p in self.problems[:1000]],
+            problems=[p.as_dict() for p in self.problems[:1000]],
         )

@@ -367,13 +367,14 @@ def main(argv: list[str] | None = None) -> int:
     from app.services.intake.event_files import check_rows
 
     with engine.connect() as conn:
-        rows, problems, _ = check_rows(conn, settings, table, datetime.now(UTC))
+        rows, problems, classes = check_rows(conn, settings, table, datetime.now(UTC))
         (facts, _), facts_s = _timed(
             "gather_bulk_facts (grid+street+component+rule+duplicates)",
             gather_bulk_facts,
             conn,
             settings,
             rows,
+            classes,
         )
     report, import_s = _timed(
         f"import events ({n_import:,} rows, assignment + COPY)",

@@ -63,6 +63,8 @@ def nearest_within(
     ...                         np.array([31.3001]), 50)
     >>> pos.tolist(), round(float(d[0]), 1)
     ([0], 11.1)
+    >>> nearest_within(np.array([line]), np.array([7]), np.array([120.7]), np.array([31.3]), 50)[0]
+    array([-1])
     """
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)
@@ -84,6 +86,8 @@ def nearest_within(
         )
         keep = dist <= max_distance_m
         src, dst, dist = src[keep], dst[keep], dist[keep]
+        if not len(src):  # nothing within reach of any of these points
+            continue
         # Order by point, then distance, then id, and keep the first per point.
         order = np.lexsort((ids[dst], dist, src))
         src, dst, dist = src[order], dst[order], dist[order]

@@ -1,7 +1,8 @@
 """Repository: the spatial facts behind an event's assignment, for 1 to 10,000 points at once.
 
 One set-based query gathers, per point: the class, the grid version valid at the report time,
-the nearest street segment, the component (given or nearest of the class), the most specific
+the nearest street segment, the component (given by identifier, with its own class, or the
+nearest of the report's class), the most specific
 dispatch rule, the grid's unit, the sub-district office (属地兜底), the rows of those units and
 of the command centre, and possible duplicates — one round trip for a single intake. The
 service turns those facts into the decision and its reasons, so the API, the preview and the
@@ -41,7 +42,9 @@ SELECT q.i,
        left(g.code, 6) AS district_code, dt.name AS district_name,
        st.segment_id, st.street_id, st.street_name, st.street_grade, st.distance_m AS street_distance_m,
        cp.id AS component_id, cp.identifier AS component_identifier,
-       cp.class_code AS component_class_code, cp.status AS component_status,
+       cp.scheme AS component_scheme, cp.class_code AS component_class_code,
+       ck.name AS component_class_name, ck.name_en AS component_class_name_en,
+       cp.status AS component_status,
        cp.maintainer_unit_id, cp.owner_unit_id, cp.distance_m AS component_distance_m,
        cp.matched_by AS component_matched_by,
        r.id AS rule_id, r.unit_id AS rule_unit_id, r.area_code AS rule_area_code,
@@ -81,13 +84,14 @@ LEFT JOIN LATERAL (
 ) st ON true
 LEFT JOIN LATERAL (
     SELECT x.* FROM (
-        SELECT c.id, c.identifier, c.class_code, c.status, c.maintainer_unit_id, c.owner_unit_id,
-               ST_Distance(ST_Transform(c.geom, q.srid), q.mpt) AS distance_m,
+        SELECT c.id, c.identifier, c.scheme, c.class_code, c.status, c.maintainer_unit_id,
+               c.owner_unit_id, ST_Distance(ST_Transform(c.geom, q.srid), q.mpt) AS distance_m,
                'identifier' AS matched_by
         FROM component c WHERE q.ident IS NOT NULL AND c.identifier = q.ident
         UNION ALL
-        SELECT c.id, c.identifier, c.class_code, c.status, c.maintainer_unit_id, c.owner_unit_id,
-               ST_Distance(ST_Transform(c.geom, q.srid), q.mpt) AS distance_m, 'nearest'
+        SELECT c.id, c.identifier, c.scheme, c.class_code, c.status, c.maintainer_unit_id,
+               c.owner_unit_id, ST_Distance(ST_Transform(c.geom, q.srid), q.mpt) AS distance_m,
+               'nearest'
         FROM component c
         WHERE q.ident IS NULL AND q.kind = 'component' AND c.scheme = :scheme
           AND c.class_code = q.code AND c.status <> 'retired'
@@ -95,6 +99,9 @@ LEFT JOIN LATERAL (
     ) x WHERE x.matched_by = 'identifier' OR x.distance_m <= :component_m
     ORDER BY x.distance_m, x.id LIMIT 1
 ) cp ON true
+-- the named component's own class, for the refusal of a report of another class
+LEFT JOIN classification ck ON ck.scheme = cp.scheme AND ck.kind = 'component'
+                           AND ck.code = cp.class_code
 LEFT JOIN LATERAL (
     SELECT r.id, r.unit_id, r.area_code FROM dispatch_rule r
     WHERE r.scheme = :scheme AND r.class_kind = q.kind AND r.class_code = q.code

@@ -79,11 +79,12 @@ def components(
     bbox: BBox,
     identifiers: Sequence[str],
 ) -> gpd.GeoDataFrame:
-    """Candidate components: of the classes reported in the bbox, plus those named by id."""
+    """Candidate components: of the classes reported in the bbox, plus those named by id
+    (of any class or scheme: the caller refuses a report naming one of another class)."""
     return _copied_frame(
         conn,
         """
-        SELECT id, identifier, class_code, status, maintainer_unit_id, owner_unit_id,
+        SELECT id, identifier, scheme, class_code, status, maintainer_unit_id, owner_unit_id,
                ST_AsBinary(geom) AS wkb
         FROM component
         WHERE (scheme = :scheme AND class_code = ANY(:codes) AND status <> 'retired'
@@ -93,6 +94,7 @@ def components(
         {
             "id": "int64",
             "identifier": str,
+            "scheme": str,
             "class_code": str,
             "status": str,
             "maintainer_unit_id": "Int64",

@@ -19,7 +19,7 @@ import orjson
 
 from app.db.intake import assignment as repo
 from app.db.pool import IntakeConnection, IntakeDatabase
-from app.errors import UnknownClassError
+from app.errors import ComponentClassError, DomainError, UnknownClassError, UnknownComponentError
 from app.settings import Settings
 
 AREA_LEVEL = {
@@ -79,6 +79,13 @@ async def assign_points(
     missing = {(p.kind, p.code) for p, f in zip(points, facts, strict=True) if f["class"] is None}
     if missing:
         raise unknown_classes(settings.class_scheme, missing)
+    refused = [
+        (i, e)
+        for i, (p, f) in enumerate(zip(points, facts, strict=True))
+        if (e := component_refusal(settings.class_scheme, p, f)) is not None
+    ]
+    if refused:
+        raise refused_points(refused)
     if len(points) > DECIDE_ON_LOOP:
         return await anyio.to_thread.run_sync(_decide_all, settings, points, facts)
     return _decide_all(settings, points, facts)
@@ -133,6 +140,58 @@ def unknown_classes(scheme: str, keys: Iterable[tuple[str, str]]) -> UnknownClas
     )
 
 
+KIND_WORDS = {"component": ("部件", "component", "BJ"), "event": ("事件", "event", "SJ")}
+
+
+def component_refusal(scheme: str, point: PointRequest, f: dict) -> DomainError | None:
+    """Why a report naming a component (部件标识码) cannot be taken; None when it names none,
+    or a registered component of the report's own class. The one rule for the intake,
+    Open311, the preview and the bulk importer; ``f`` needs the component and ``class`` facts.
+
+    An *event* report naming a component is refused too: event and component classes are
+    separate lists, so the component is always "of another class", and taking it would hand
+    the event to the component's maintainer instead of the event's own unit.
+    """
+    ident = point.component_identifier
+    if ident is None:
+        return None
+    if f["component_id"] is None:
+        return UnknownComponentError(
+            f"部件标识码 {ident} 未登记（没有这个部件），未保存：请核对标识码，或不填标识码按位置上报",
+            f"no component with identifier {ident} is registered; nothing was stored: "
+            "check the identifier, or leave it out to report by location",
+            identifier=ident,
+        )
+    theirs = (f["component_scheme"], "component", f["component_class_code"])
+    if theirs == (scheme, point.kind, point.code):
+        return None
+    cls = f["class"]
+    zh_kind, en_kind, prefix = KIND_WORDS[point.kind]
+    other = "" if theirs[0] == scheme else f"，{theirs[0]} 方案"
+    other_en = "" if theirs[0] == scheme else f", scheme {theirs[0]}"
+    comp_en = f["component_class_name_en"] or f["component_class_name"]
+    return ComponentClassError(
+        f"部件标识码 {ident} 是部件「{f['component_class_name']}」（BJ{theirs[2]}{other}），"
+        f"不是所报的{zh_kind}「{cls['name']}」（{prefix}{point.code}），未保存："
+        f"请按部件「{f['component_class_name']}」上报，或核对标识码",
+        f"component {ident} is a {comp_en} (BJ{theirs[2]}{other_en}), but the report's class "
+        f"is {en_kind} {cls['name_en'] or cls['name']} ({prefix}{point.code}); nothing was "
+        f"stored: report it as {comp_en} (BJ{theirs[2]}) or check the identifier",
+        identifier=ident,
+        component_class={"scheme": theirs[0], "kind": "component", "code": theirs[2]},
+        reported_class={"scheme": scheme, "kind": point.kind, "code": point.code},
+    )
+
+
+def refused_points(refused: Sequence[tuple[int, DomainError]]) -> DomainError:
+    """One 422 for a preview naming every refused point by its index (like unknown classes)."""
+    return type(refused[0][1])(
+        "；".join(f"points[{i}]：{e.message_zh}" for i, e in refused),
+        "; ".join(f"points[{i}]: {e.message_en}" for i, e in refused),
+        points=[{"index": i, "type": e.type_slug, **e.extra} for i, e in refused],
+    )
+
+
 def decide(
     settings: Settings,
     point: PointRequest,
@@ -181,7 +240,7 @@ def _street(settings: Settings, f: dict) -> dict:
 
 
 def _component(settings: Settings, point: PointRequest, f: dict, cls: dict) -> dict | None:
-    if point.kind != "component" and point.component_identifier is None:
+    if point.kind != "component":  # an event naming a component is refused beforehand
         return None
     if f["component_id"] is None:
         r = _fmt_m(settings.component_radius_m)

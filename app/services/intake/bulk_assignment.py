@@ -1,10 +1,13 @@
 """Bulk assignment: for a whole file at once, the same facts the API's query gathers per
 point (grid version, street, component, dispatch rule, grid unit, office, duplicates),
 computed in memory with the grid index, STRtrees and one read of each layer. The decision
-itself is the API's :func:`app.services.intake.assignment.decide`; tests keep both paths equal."""
+itself is the API's :func:`app.services.intake.assignment.decide` (:func:`decide_row`), and a
+row naming a component passes the API's :func:`~app.services.intake.assignment.component_refusal`.
+tests/test_assignment_parity.py keeps both paths equal, field by field."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 
 import geopandas as gpd
@@ -12,8 +15,10 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection
 
+from app.db.catalog import classes as class_repo
 from app.db.intake import event_import as repo
 from app.errors import RowProblem
+from app.services.intake.assignment import PointRequest, component_refusal, decide
 from app.settings import Settings
 from gis.grids import GridIndex
 from gis.nearest import nearest_within, pairs_within
@@ -64,9 +69,11 @@ def _locate_grids(versions: gpd.GeoDataFrame, rows: pd.DataFrame) -> np.ndarray:
 
 
 def gather_bulk_facts(
-    conn: Connection, settings: Settings, rows: pd.DataFrame
+    conn: Connection, settings: Settings, rows: pd.DataFrame, classes: Mapping[tuple, dict]
 ) -> tuple[list[dict], list[RowProblem]]:
-    """The same facts `app.db.intake.assignment.gather_facts` returns, for every row at once."""
+    """The same facts `app.db.intake.assignment.gather_facts` returns, for every row at once,
+    and the rows refused (outside every grid; a component identifier the API would refuse).
+    ``classes`` holds the class row of every (kind, code) in ``rows``."""
     if rows.empty:
         return [], []
     n = len(rows)
@@ -93,7 +100,7 @@ def gather_bulk_facts(
         lat,
         settings.street_max_distance_m,
     )
-    comp = _components(conn, settings, rows)
+    comp = _components(conn, settings, rows, classes)
     rule_lookup = {
         (k, c, a): (i, u, a)
         for i, k, c, a, u in repo.rules(conn, settings.class_scheme).itertuples(index=False)
@@ -105,9 +112,9 @@ def gather_bulk_facts(
     kinds, codes = rows["class_kind"].to_numpy(), rows["class_code"].to_numpy()
     # Plain lists per column: row-wise pandas access costs ~50 µs a call, a list index ~50 ns.
     grid = {c: versions[c].tolist() for c in ("id", "code", "version", "unit_id", "community_code")}
-    seg = {
-        c: segments[c].tolist() for c in ("segment_id", "street_id", "street_name", "street_grade")
-    }
+    seg = {c: segments[c].tolist() for c in ("segment_id", "street_id")}
+    for c in ("street_name", "street_grade"):  # a missing grade is None, as the API has it
+        seg[c] = segments[c].astype(object).where(segments[c].notna(), None).tolist()
     for i in range(n):
         p = int(grid_pos[i])
         if p < 0:
@@ -144,6 +151,7 @@ def gather_bulk_facts(
             "rule_area_code": rule[2],
             "office_unit_id": offices.get(code[:9]),
             "duplicates": duplicates.get(i, []),
+            "class": classes[(kinds[i], codes[i])],
             **comp[i],
         }
         q = int(seg_pos[i])
@@ -156,19 +164,25 @@ def gather_bulk_facts(
                 street_distance_m=float(seg_dist[i]),
             )
         facts.append(f)
-    idents, row_numbers = rows["component_identifier"].tolist(), rows["row"].tolist()
-    missing = [
-        RowProblem(int(row_numbers[i]), f"no component {idents[i]}", "component_identifier")
-        for i in range(n)
-        if idents[i] and comp[i]["component_id"] is None
-    ]
-    return facts, problems + missing
+    refused = []
+    row_numbers = rows["row"].tolist()
+    for i in np.flatnonzero(rows["component_identifier"].notna().to_numpy()).tolist():
+        point = point_of_row(rows.iloc[i])
+        f = {**comp[i], "class": classes[(kinds[i], codes[i])]}
+        if (e := component_refusal(settings.class_scheme, point, f)) is not None:
+            refused.append(
+                RowProblem(row_numbers[i], e.message_en, "component_identifier", e.message_zh)
+            )
+    return facts, problems + refused
 
 
 NO_COMPONENT = {
     "component_id": None,
     "component_identifier": None,
+    "component_scheme": None,
     "component_class_code": None,
+    "component_class_name": None,
+    "component_class_name_en": None,
     "component_status": None,
     "maintainer_unit_id": None,
     "owner_unit_id": None,
@@ -177,7 +191,9 @@ NO_COMPONENT = {
 }
 
 
-def _components(conn: Connection, settings: Settings, rows: pd.DataFrame) -> list[dict]:
+def _components(
+    conn: Connection, settings: Settings, rows: pd.DataFrame, classes: Mapping[tuple, dict]
+) -> list[dict]:
     """Per row: the component named by identifier, else the nearest of its class in reach."""
     out = [NO_COMPONENT] * len(rows)
     is_comp = (rows["class_kind"] == "component").to_numpy()
@@ -196,8 +212,17 @@ def _components(conn: Connection, settings: Settings, rows: pd.DataFrame) -> lis
     lon, lat = rows["lon"].to_numpy(), rows["lat"].to_numpy()
     geoms, ids = candidates.geometry.to_numpy(), candidates["id"].to_numpy()
 
-    columns = ("id", "identifier", "class_code", "status", "maintainer_unit_id", "owner_unit_id")
+    columns = (
+        "id",
+        "identifier",
+        "scheme",
+        "class_code",
+        "status",
+        "maintainer_unit_id",
+        "owner_unit_id",
+    )
     c = {name: candidates[name].tolist() for name in columns}
+    names = _class_names(conn, settings, candidates, classes)
 
     def unit(value) -> int | None:
         return None if pd.isna(value) else int(value)
@@ -206,7 +231,10 @@ def _components(conn: Connection, settings: Settings, rows: pd.DataFrame) -> lis
         return {
             "component_id": int(c["id"][pos]),
             "component_identifier": c["identifier"][pos],
+            "component_scheme": c["scheme"][pos],
             "component_class_code": c["class_code"][pos],
+            "component_class_name": names[(c["scheme"][pos], c["class_code"][pos])][0],
+            "component_class_name_en": names[(c["scheme"][pos], c["class_code"][pos])][1],
             "component_status": c["status"][pos],
             "maintainer_unit_id": unit(c["maintainer_unit_id"][pos]),
             "owner_unit_id": unit(c["owner_unit_id"][pos]),
@@ -237,6 +265,32 @@ def _components(conn: Connection, settings: Settings, rows: pd.DataFrame) -> lis
             if p >= 0:
                 out[m] = record(m, of_class[p], d, "nearest")
     return out
+
+
+def _class_names(
+    conn: Connection, settings: Settings, candidates: pd.DataFrame, classes: Mapping[tuple, dict]
+) -> dict[tuple[str, str], tuple[str, str | None]]:
+    """(scheme, class code) → (name, English name) of every candidate component's class: the
+    file's classes are known; a component named by identifier may be of any class or scheme."""
+    out = {
+        (settings.class_scheme, code): (row["name"], row["name_en"])
+        for (kind, code), row in classes.items()
+        if kind == "component"
+    }
+    keys = set(zip(candidates["scheme"], candidates["class_code"], strict=True)) - out.keys()
+    for scheme in {s for s, _ in keys}:
+        wanted = {("component", code) for s, code in keys if s == scheme}
+        for (_, code), row in class_repo.get_classes(conn, scheme, wanted).items():
+            out[(scheme, code)] = (row["name"], row["name_en"])
+    return out
+
+
+def _json_times(times: np.ndarray) -> list[str]:
+    """UTC times (naive datetime64) as PostgreSQL writes a timestamptz into JSON for the
+    intake (session time zone UTC): ``2026-10-31T01:21:01.5+00:00``, trailing zeros of the
+    fraction dropped, so a duplicate reads the same whichever path found it."""
+    text = np.datetime_as_string(times, unit="us")
+    return [t.rstrip("0").rstrip(".") + "+00:00" for t in text.tolist()]
 
 
 def _duplicates(
@@ -278,7 +332,7 @@ def _duplicates(
         recent = times[j] >= times[i] - np.timedelta64(int(window.total_seconds()), "s")
         keep = earlier & recent
         i, j, d = i[keep], j[keep], d[keep]
-        stamps = np.datetime_as_string(times[j], unit="us", timezone="UTC")
+        stamps = _json_times(times[j])
         old_ids, old_status = old["id"].tolist(), old["status"].tolist()
         n_mine = len(mine)
         for a, b, dist, stamp in zip(i.tolist(), j.tolist(), d.tolist(), stamps, strict=True):
@@ -295,4 +349,56 @@ def _duplicates(
     return out
 
 
-# -- writing ----------------------------------------------------------------------------------
+# -- deciding ---------------------------------------------------------------------------------
+
+
+def point_of_row(row) -> PointRequest:
+    """The point the API would assign for one checked row (a tuple or Series of `rows`)."""
+    return PointRequest(
+        row.lon,
+        row.lat,
+        row.class_kind,
+        row.class_code,
+        row.reported_at.to_pydatetime(),
+        row.component_identifier,
+    )
+
+
+def unit_book(conn: Connection) -> tuple[dict[int, dict], dict | None]:
+    """Every responsible unit by id, and the command centre the API falls back to (the one
+    with the smallest id)."""
+    units = repo.all_units(conn)
+    centre = min(
+        (u for u in units.values() if u["kind"] == "command_centre"),
+        key=lambda u: u["id"],
+        default=None,
+    )
+    return units, centre
+
+
+def decide_row(
+    settings: Settings,
+    point: PointRequest,
+    f: dict,
+    units: dict[int, dict],
+    centre: dict | None,
+    row_ids: Mapping[int, int],
+) -> dict:
+    """The API's decision for one file row from its bulk facts. ``row_ids`` maps the row
+    positions of this file that become cases to their event ids, so a duplicate can name
+    an earlier row of the same file; a row not in it never became a case."""
+    f = dict(f)
+    duplicates = [
+        {
+            "id": row_ids[d["ref"][1]] if d["ref"][0] == "row" else d["ref"][1],
+            "status": d["status"],
+            "reported_at": d["reported_at"],
+            "distance_m": d["distance_m"],
+            "_d": d["_d"],
+        }
+        for d in f["duplicates"]
+        if d["ref"][0] == "id" or d["ref"][1] in row_ids
+    ]
+    duplicates.sort(key=lambda d: (d["_d"], d["id"]))
+    f["duplicates"] = [{k: v for k, v in d.items() if k != "_d"} for d in duplicates]
+    return decide(settings, point, f, f["class"], units, centre)

@@ -3,8 +3,8 @@ and write with COPY in one transaction.
 
 The API gathers assignment facts with one SQL query per request (`app.db.intake.assignment`); the
 import gathers the same facts for a whole file in memory (`app.services.intake.bulk_assignment`) and
-hands every row to the same `decide()` the API uses. tests/test_event_import.py checks both
-paths agree.
+hands every row to the same `decide()` the API uses. tests/test_assignment_parity.py checks
+both paths agree, field by field.
 """
 
 from __future__ import annotations
@@ -24,8 +24,13 @@ from tqdm import tqdm
 
 from app.db.intake import event_import as repo
 from app.errors import ImportRejected, RowProblem
-from app.services.intake.assignment import PointRequest, assignment_json, decide
-from app.services.intake.bulk_assignment import gather_bulk_facts
+from app.services.intake.assignment import assignment_json
+from app.services.intake.bulk_assignment import (
+    decide_row,
+    gather_bulk_facts,
+    point_of_row,
+    unit_book,
+)
 from app.services.intake.event_files import check_rows, read_events
 from app.settings import Settings
 
@@ -93,7 +98,7 @@ def import_event_frame(
         already = repo.existing_keys(conn, rows["idempotency_key"].dropna().tolist())
         skip = rows["idempotency_key"].isin(already).to_numpy()
         rows = rows[~skip & ~rows["row"].isin({p.row for p in problems})].reset_index(drop=True)
-        facts, more = gather_bulk_facts(conn, settings, rows)
+        facts, more = gather_bulk_facts(conn, settings, rows, classes)
         problems += more
         timings["assign_s"] = time.perf_counter() - t
         rejected_rows = {p.row for p in problems}
@@ -101,7 +106,7 @@ def import_event_frame(
             raise ImportRejected(problems=sorted(problems, key=_order), source=source)
         keep = ~rows["row"].isin(rejected_rows).to_numpy()
         t = time.perf_counter()
-        written = _write(conn, settings, rows, facts, classes, keep, source, progress)
+        written = _write(conn, settings, rows, facts, keep, source, progress)
         timings["write_s"] = time.perf_counter() - t
     if written >= ANALYZE_AFTER:
         # Fresh statistics at once: the intake's prepared plans and the hotspot queries were
@@ -143,7 +148,6 @@ def _write(
     settings: Settings,
     rows: pd.DataFrame,
     facts: list[dict],
-    classes: dict,
     keep: np.ndarray,
     source: str,
     progress: bool,
@@ -154,13 +158,7 @@ def _write(
         return 0
     ids = repo.reserve_event_ids(conn, len(kept))
     position_id = dict(zip(kept.tolist(), ids, strict=True))
-    units = repo.all_units(conn)
-    # The same command centre the API falls back to: the one with the smallest id.
-    centre = min(
-        (u for u in units.values() if u["kind"] == "command_centre"),
-        key=lambda u: u["id"],
-        default=None,
-    )
+    units, centre = unit_book(conn)
     bar = tqdm(total=len(kept), unit="event", desc="writing events", disable=not progress)
     written = 0
     # Two cores at work: while PostgreSQL takes in one chunk (COPY, index and key upkeep),
@@ -178,7 +176,6 @@ def _write(
                     [facts[p] for p in positions],
                     ids[lo : lo + CHUNK],
                     position_id,
-                    classes,
                     units,
                     centre,
                 )
@@ -209,31 +206,10 @@ def _copied(pending, bar) -> int:
     return copied
 
 
-def _event_rows(
-    settings, chunk, facts, ids, position_id, classes, units, centre
-) -> Iterator[tuple]:
+def _event_rows(settings, chunk, facts, ids, position_id, units, centre) -> Iterator[tuple]:
     for row, f, event_id in zip(chunk.itertuples(index=False), facts, ids, strict=True):
-        f = dict(f)
-        f["duplicates"] = [
-            {
-                "id": position_id[d["ref"][1]] if d["ref"][0] == "row" else d["ref"][1],
-                "status": d["status"],
-                "reported_at": d["reported_at"],
-                "distance_m": d["distance_m"],
-                "_d": d["_d"],
-            }
-            # a rejected row never became a case, so it is nobody's duplicate
-            for d in f["duplicates"]
-            if d["ref"][0] == "id" or d["ref"][1] in position_id
-        ]
-        f["duplicates"].sort(key=lambda d: (d["_d"], d["id"]))
-        for d in f["duplicates"]:
-            del d["_d"]
-        at = row.reported_at.to_pydatetime()
-        point = PointRequest(
-            row.lon, row.lat, row.class_kind, row.class_code, at, row.component_identifier
-        )
-        a = decide(settings, point, f, classes[(row.class_kind, row.class_code)], units, centre)
+        point = point_of_row(row)
+        a = decide_row(settings, point, f, units, centre, position_id)
         photos = row.photo_urls.split(";") if row.photo_urls else None
         comp = a.get("component") or {}
         yield (
@@ -249,7 +225,7 @@ def _event_rows(
             "{" + ",".join(json.dumps(p.strip()) for p in photos) + "}" if photos else None,
             row.idempotency_key,
             row.observed_at.isoformat(),
-            at.isoformat(),
+            point.at.isoformat(),
             f["grid_id"],
             f["grid_code"],
             f["community_code"],
@@ -275,6 +251,8 @@ def _write_rejects(
     reasons = pd.DataFrame(
         [{"row": p.row, "column": p.column, "reason": p.reason} for p in problems]
     )
+    if any(p.reason_zh for p in problems):  # the problems the API also answers in Chinese
+        reasons["reason_zh"] = [p.reason_zh for p in problems]
     merged = reasons.merge(frame, on="row", how="left")
     merged.to_csv(path, index=False)
     return path

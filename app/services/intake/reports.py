@@ -9,7 +9,7 @@ reports arriving meanwhile wait for the next free lane. Nothing waits for a batc
 when the system is idle a report finds a free lane at once and goes alone.
 
 Each report still gets its own answer: its own 422 (outside the area, unknown class, no
-such component), its own replay or 409 for an idempotency key, and when the batch INSERT
+such component or one of another class), its own replay or 409 for an idempotency key, and when the batch INSERT
 fails on one bad row, each report is stored alone so that only that one fails.
 
 Reports in one batch do not see each other as possible duplicates, just as two concurrent
@@ -34,13 +34,13 @@ from app.db.pool import IntakeConnection, IntakeDatabase
 from app.errors import (
     ConflictError,
     DomainError,
-    InvalidInputError,
     OutsideCoverageError,
     UnavailableError,
 )
 from app.schemas.events import EventCreate
 from app.services.intake.assignment import (
     assignment_json,
+    component_refusal,
     decide_point,
     gather_facts,
     unknown_classes,
@@ -164,13 +164,8 @@ class ReportQueue:
                 report.settle(unknown_classes(settings.class_scheme, [(point.kind, point.code)]))
             elif (assignment := decide_point(settings, point, f)) is None:
                 report.settle(_outside(request))
-            elif request.component_identifier and not (assignment["component"] or {}).get("id"):
-                report.settle(
-                    InvalidInputError(
-                        f"部件标识码 {request.component_identifier} 不存在",
-                        f"no component {request.component_identifier}",
-                    )
-                )
+            elif refusal := component_refusal(settings.class_scheme, point, f):
+                report.settle(refusal)
             else:
                 assignment["request_fingerprint"] = fingerprint(request)
                 report.row = _row(settings, report, assignment)
