@@ -26,9 +26,8 @@ from app.services.catalog.imports import ImportOptions, import_file, import_fram
 from app.services.intake.assignment import PointRequest
 from app.services.intake.event_import import EventImportOptions, import_events
 from app.settings import Settings
-from tests import auth
+from tests import auth, parity
 from tests import cambridge as cambridge_areas
-from tests import parity
 from tests.cambridge import DISTRICT, METRIC
 from tests.conftest import create_database, drop_database
 
