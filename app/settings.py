@@ -42,8 +42,6 @@ class Settings(BaseSettings):
     component_radius_m: float = 30.0
     duplicate_radius_m: float = 50.0
     duplicate_window_days: float = 7.0
-    # Used when a class has no time limit of its own (placeholder until working calendars).
-    default_time_limit_hours: float = 48.0
     preview_max_points: int = 10_000
     # Accounts: tokens are signed with secret_key (set it in production; by default a random
     # key is kept in <home>/secret_key so development tokens survive restarts).

@@ -36,7 +36,7 @@ def test_up_down_up_on_empty_database(server_url):
     url = create_database(server_url, name)
     try:
         upgrade(url)
-        assert current(url) == "0010"  # the newest migration
+        assert current(url) == "0011"  # the newest migration
         assert _tables(url) >= TABLES
         downgrade(url, "base")
         assert current(url) is None

@@ -320,8 +320,9 @@ def test_request_fields_and_xml(cases):
     assert one["agency_responsible"] == "长宁街道办事处" and one["address"] == "长宁路 12 号"
     assert one["description"] == "垃圾" and one["media_url"] == "https://example.com/a.jpg"
     assert one["lat"] == pytest.approx(lat) and one["long"] == pytest.approx(lon)
-    for key in ("requested_datetime", "updated_datetime", "expected_datetime"):
+    for key in ("requested_datetime", "updated_datetime"):
         assert datetime.fromisoformat(one[key]).tzinfo is not None
+    assert "expected_datetime" not in one  # not dispatched: no deadline yet
     assert {"address_id", "zipcode", "service_notice"} <= one.keys()
     assert "reporter" not in one and "token" not in one
     assert closed["status"] == "closed" and closed["agency_responsible"] == "保洁公司"
