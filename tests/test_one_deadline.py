@@ -121,7 +121,9 @@ def test_dispatched_deadline_is_the_workflows_everywhere(world):
         assert _light_of(popup) == light, (hour, popup)
         unit_tasks, _ = workflow.list_tasks(engine, settings, "unit", unit="U-HW", now=seen)
         assert [t["light"] for t in unit_tasks if t["event_id"] == case["id"]] == [light]
-        counts = supervisor_workload(engine, settings, EventFilter(scheme="2013"), at=seen).loc[SUPERVISOR]
+        counts = supervisor_workload(engine, settings, EventFilter(scheme="2013"), at=seen).loc[
+            SUPERVISOR
+        ]
         assert counts["open"] == 1 and counts[light] == 1
 
 
@@ -139,5 +141,25 @@ def test_undispatched_case_has_no_expected_datetime_and_a_stage_light(world):
         seen = reported + timedelta(minutes=minutes)
         popup = _map_popups(client, seen)[case["id"]]
         assert _light_of(popup) == light and "派遣后起算" in popup
-        counts = supervisor_workload(engine, settings, EventFilter(scheme="2013"), at=seen).loc[SUPERVISOR]
+        counts = supervisor_workload(engine, settings, EventFilter(scheme="2013"), at=seen).loc[
+            SUPERVISOR
+        ]
         assert counts[light] == 1 and counts["open"] == 1
+
+
+def test_yellow_moments_left_empty_by_migration_0011_are_filled(world):
+    client, engine, settings = world
+    case = _report(client)
+    _dispatch(engine, settings, case["id"])
+    read = text("SELECT stage_yellow_at FROM case_workflow WHERE event_id = :i")
+    with engine.begin() as conn:
+        # 80 % of 7 working hours used = 1.4 h left before Tuesday 16:00.
+        assert conn.execute(read, {"i": case["id"]}).scalar_one() == datetime(
+            2026, 4, 7, 14, 36, tzinfo=SH
+        )
+        conn.execute(text("UPDATE case_workflow SET stage_yellow_at = NULL"))
+    assert workflow.fill_stage_lights(engine, settings) == 1
+    with engine.connect() as conn:
+        assert conn.execute(read, {"i": case["id"]}).scalar_one() == datetime(
+            2026, 4, 7, 14, 36, tzinfo=SH
+        )
