@@ -163,6 +163,7 @@ def _migrate(settings: Settings, revision: str = "head") -> str:
     from app.db.session import make_engine
     from app.services.catalog.classes import load_standard_classes
     from app.services.workflow.calendar import load_workflow_defaults
+    from app.services.workflow.transitions import fill_stage_lights
 
     url = _database_url(settings)
     upgrade(url, revision)
@@ -171,6 +172,7 @@ def _migrate(settings: Settings, revision: str = "head") -> str:
         counts = load_standard_classes(engine)
         # Working calendars and time limits ship with the code; rows already there are kept.
         load_workflow_defaults(engine, settings)
+        fill_stage_lights(engine, settings)  # cases older than migration 0015
     finally:
         engine.dispose()
     typer.echo(

@@ -42,8 +42,6 @@ class Settings(BaseSettings):
     component_radius_m: float = 30.0
     duplicate_radius_m: float = 50.0
     duplicate_window_days: float = 7.0
-    # Used when a class has no time limit of its own (placeholder until working calendars).
-    default_time_limit_hours: float = 48.0
     # Largest request body accepted (413 beyond): a report is ~1 KB, a drawn grid ~100 KB.
     request_body_max_bytes: int = 5 * 2**20
     preview_max_points: int = 10_000

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
 import pytest
 from fastapi.testclient import TestClient
@@ -248,22 +249,62 @@ def test_possible_duplicates_are_flagged_nearest_first(world):
     assert dups[0]["distance_m"] == pytest.approx(10, abs=0.3)
 
 
-def test_deadline_follows_the_class_time_limit(world):
+def test_intake_states_the_class_time_limit_and_invents_no_deadline(world):
+    """Exposed garbage (event 0102, 暴露垃圾): the time-limit table says 1 working day; the
+    handling clock starts at dispatch, so intake gives no deadline of its own."""
+    client, engine, _ = world
+    listed = client.get("/api/v1/time-limits", params={"kind": "event", "class": "0102"}).json()[
+        "items"
+    ]
+    default = next(r for r in listed if r["criterion"] == "")
+    assert (default["limit_value"], default["limit_unit"]) == (1, "working_days")
+    case = report(client, 30, 30).json()
+    deadline = case["assignment"]["deadline"]
+    assert deadline["at"] is None and case["deadline_at"] is None
+    assert deadline["clock_starts"] == "dispatch"
+    assert deadline["time_limit"] == {
+        "value": 1.0,
+        "unit": "working_days",
+        "text": "1 工作日",
+        "text_en": "1 working day",
+    }
+    assert "1 工作日" in deadline["reason"] and "派遣起算" in deadline["reason"]
+    assert "1 working day" in deadline["reason_en"] and "dispatch" in deadline["reason_en"]
+    assert "48" not in deadline["reason"] and "默认" not in deadline["reason"]
+    # The first stage (受理立案) runs on its own limit: 2 urgent hours from the report.
+    stage = deadline["stage"]
+    assert stage["status"] == "reported" and stage["limit"]["text"] == "2 紧急工时"
+    span = datetime.fromisoformat(stage["due_at"]) - datetime.fromisoformat(case["reported_at"])
+    assert span.total_seconds() == 2 * 3600
+    with engine.connect() as conn:
+        stored = conn.execute(
+            text("SELECT deadline_at FROM event WHERE id = :i"), {"i": case["id"]}
+        ).scalar_one()
+    assert stored is None
+
+
+def test_intake_reads_the_time_limit_table_as_it_is_now(world):
     client, engine, _ = world
     with engine.begin() as conn:
         conn.execute(
             text(
-                "UPDATE classification SET time_limit_value = 4, "
-                "time_limit_unit = 'working_hours' WHERE scheme = '2013' "
-                "AND kind = 'event' AND code = '0102'"
+                "UPDATE time_limit SET limit_value = 4, limit_unit = 'working_hours' "
+                "WHERE scheme = '2013' AND class_kind = 'event' AND class_code = '0102' "
+                "AND criterion = ''"
             )
         )
-    case = report(client, 30, 30).json()
-    assert case["assignment"]["deadline"]["hours"] == 4
-    from datetime import datetime
-
-    span = datetime.fromisoformat(case["deadline_at"]) - datetime.fromisoformat(case["reported_at"])
-    assert span.total_seconds() == 4 * 3600
+        conn.execute(
+            text(
+                "DELETE FROM time_limit WHERE scheme = '2013' AND class_kind = 'event' "
+                "AND class_code = '0201'"
+            )
+        )
+    assert report(client, 30, 30).json()["assignment"]["deadline"]["time_limit"]["text"] == (
+        "4 工作时"
+    )
+    none = report(client, 30, 30, code="0201").json()["assignment"]["deadline"]
+    assert none["time_limit"] is None and none["at"] is None
+    assert "未设处置时限" in none["reason"] and "no time limit" in none["reason_en"]
 
 
 def test_idempotency_key_replays_and_conflicts(world):

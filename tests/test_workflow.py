@@ -72,9 +72,9 @@ GRID_AT = {(0, 0): sd.A1, (1, 0): sd.A2, (0, 1): sd.B1, (1, 1): sd.B2}
 
 
 def report(client, source="supervisor", x=30, y=40, code="0102", kind="event") -> int:
-    """A case as intake leaves it: 'reported', the fallback office, a placeholder deadline
-    (which the workflow must ignore until dispatch) and a 'report' log row. Inserted directly:
-    intake itself is tested in tests/test_events.py."""
+    """A case as intake leaves it: 'reported', the fallback office, no deadline (the clock
+    starts at dispatch) and a 'report' log row. Inserted directly: intake itself is tested in
+    tests/test_events.py."""
     engine = client.app.state.engine
     grid = GRID_AT[(int(x // 100), int(y // 100))]
     lon, lat = sd.lonlat(x, y)
@@ -85,9 +85,9 @@ def report(client, source="supervisor", x=30, y=40, code="0102", kind="event") -
         event_id = conn.execute(
             text(
                 "INSERT INTO event (scheme, class_kind, class_code, geom, source, reporter, grid_code, "
-                "community_code, subdistrict_code, district_code, unit_id, deadline_at) "
+                "community_code, subdistrict_code, district_code, unit_id) "
                 "VALUES ('2013', :k, :c, ST_SetSRID(ST_MakePoint(:x, :y), 4326), :s, :r, :g, "
-                "left(:g, 12), left(:g, 9), left(:g, 6), :u, now() + interval '48 hours') RETURNING id"
+                "left(:g, 12), left(:g, 9), left(:g, 6), :u) RETURNING id"
             ),
             {
                 "k": kind,

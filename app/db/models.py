@@ -444,6 +444,7 @@ class CaseWorkflow(Base):
     clock_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     extension_hours: Mapped[float] = mapped_column(Numeric, server_default="0")
     stage_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    stage_yellow_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     shelved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     resume_status: Mapped[str | None] = mapped_column(String(12))
     pending_request: Mapped[str | None] = mapped_column(String(12))

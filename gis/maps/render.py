@@ -46,7 +46,6 @@ __all__ = [
     "hotspot_map",
     "supervisor_map",
     "planner_map",
-    "deadline_light",
     "community_colours",
     "display_frame",
     "render_html",
@@ -163,26 +162,6 @@ def _top_streets(m, streets: gpd.GeoDataFrame, options: MapOptions) -> None:
         ).add_to(group)
 
 
-def deadline_light(
-    reported_at: pd.Series, deadline_at: pd.Series, now: pd.Timestamp, yellow_share: float = 0.8
-) -> np.ndarray:
-    """Traffic light per case: green below ``yellow_share`` of its time used, yellow up to
-    100 %, red overdue, ``none`` without a deadline.
-
-    Examples
-    --------
-    >>> t0 = pd.Timestamp("2026-01-01", tz="UTC")
-    >>> r = pd.Series([t0] * 4)
-    >>> d = pd.Series([t0 + pd.Timedelta(hours=10)] * 3 + [pd.NaT])
-    >>> deadline_light(r, d, t0 + pd.Timedelta(hours=9)).tolist()
-    ['yellow', 'yellow', 'yellow', 'none']
-    """
-    used = (now - reported_at) / (deadline_at - reported_at)
-    share = used.to_numpy(dtype=float)
-    out = np.where(share >= 1.0, "red", np.where(share >= yellow_share, "yellow", "green"))
-    return np.where(np.isnan(share), "none", out).astype(object)
-
-
 def supervisor_map(
     grids: gpd.GeoDataFrame,
     cases: gpd.GeoDataFrame,
@@ -195,7 +174,9 @@ def supervisor_map(
 ):
     """Supervisor map: own grids, open cases by deadline light with popups, components, streets.
 
-    ``cases``: id, light, class_name, status, reported_at, deadline_at, used_pct, location_text.
+    ``cases``: id, light (``green``/``yellow``/``red``/``none``, decided by the caller's
+    workflow), class_name, status, reported_at, due_at (the current stage's due time),
+    deadline_at (the handling deadline, None before dispatch), used_pct, location_text.
     """
     import folium
 
@@ -274,7 +255,8 @@ def _case_popup(row, case_url: Callable[[int], str], options: MapOptions) -> str
         (t("class_name"), row.class_name),
         (t("status_name"), row.status),
         (t("reported"), row.reported_at),
-        (t("deadline"), row.deadline_at or ""),
+        (t("stage_due"), "" if pd.isna(row.due_at) else row.due_at),
+        (t("deadline"), t("after_dispatch") if pd.isna(row.deadline_at) else row.deadline_at),
         (t("used"), used),
         (t("location"), row.location_text or ""),
     ]

@@ -46,9 +46,12 @@ def existing_codes(conn: Connection, scheme: str, kind: str) -> set[str]:
     return {r[0] for r in result}
 
 
+# With the time-limit table's default limit of each class (criterion ''), as intake's facts.
 CLASSES_BY_KEY = text(
-    "SELECT c.* FROM classification c JOIN unnest(CAST(:kinds AS text[]), "
+    "SELECT c.*, t.limit_value, t.limit_unit FROM classification c JOIN unnest(CAST(:kinds AS text[]), "
     "CAST(:codes AS text[])) AS k(kind, code) ON c.kind = k.kind AND c.code = k.code "
+    "LEFT JOIN time_limit t ON t.scheme = c.scheme AND t.class_kind = c.kind "
+    "AND t.class_code = c.code AND t.criterion = '' "
     "WHERE c.scheme = :scheme"
 )
 

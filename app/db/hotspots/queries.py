@@ -8,6 +8,7 @@ hundreds of thousands of pairs.
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -404,10 +405,16 @@ def open_cases(conn: Connection, codes: list[str], limit: int) -> list[dict]:
     """Unfinished cases of the grids ``codes``, newest first, with class names."""
     sql = f"""
     SELECT e.id, e.class_kind, e.class_code, k.name AS class_name, k.name_en AS class_name_en,
-           e.status, e.reported_at, e.deadline_at, e.location_text, e.description,
-           ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat
+           e.status, e.source, e.unit_id, e.reported_at, e.deadline_at, e.closed_at,
+           e.location_text, e.description, ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat,
+           -- the workflow's clock: the light is the workflow's (transitions.case_light)
+           w.event_id IS NOT NULL AS has_workflow, w.criterion, w.limit_value, w.limit_unit,
+           w.clock_started_at, w.extension_hours, w.stage_due_at, w.stage_yellow_at,
+           w.shelved_at, w.resume_status, w.pending_request, w.pending_hours, w.dispatched_by,
+           w.rework_count
     FROM event e
     LEFT JOIN classification k ON k.scheme = e.scheme AND k.kind = e.class_kind AND k.code = e.class_code
+    LEFT JOIN case_workflow w ON w.event_id = e.id
     WHERE e.grid_code = ANY(:codes) AND {is_open("e.status")}
     ORDER BY e.reported_at DESC, e.id DESC LIMIT :limit"""
     rows = conn.execute(text(sql), {"codes": codes, "limit": limit})
@@ -450,10 +457,18 @@ def communities(conn: Connection, area: str | None) -> list[dict]:
 
 
 def supervisor_workload(
-    conn: Connection, f: EventFilter, at: datetime, yellow_share: float
+    conn: Connection,
+    f: EventFilter,
+    at: datetime,
+    waiting: Sequence[tuple[str, datetime | None, datetime | None]],
 ) -> list[dict]:
     """Per supervisor: grids, events of ``f``, and the cases open now (any reporting time,
-    same class/source/area) by deadline light at ``at``."""
+    same class/source/area) by light at ``at``.
+
+    The light is the workflow's (`app.services.workflow.deadlines.light_at` on the current
+    stage): red once ``at`` is past the stored stage due time, yellow from the stored moment it
+    turns yellow. ``waiting`` gives, per status, the latest report times at which a case with
+    no workflow step yet is red, or yellow (`transitions.waiting_light_bounds`)."""
     where, params = _where(f)
     now = EventFilter(
         **{**f.__dict__, "start": None, "end": None, "statuses": (), "open_only": True}
@@ -464,17 +479,39 @@ def supervisor_workload(
     WITH g AS (SELECT supervisor, code FROM grid WHERE valid_to IS NULL AND supervisor IS NOT NULL
                AND (CAST(:grid_area AS text) IS NULL OR (code >= :grid_area AND code < :grid_area || ':'))),
     x AS (SELECT e.grid_code, count(*) AS events FROM event e WHERE {where} GROUP BY 1),
+    b AS (SELECT * FROM unnest(CAST(:wait_status AS text[]), CAST(:wait_red AS timestamptz[]),
+                               CAST(:wait_yellow AS timestamptz[])) AS b(status, red, yellow)),
+    lit AS (
+        SELECT o.grid_code, CASE
+            WHEN w.event_id IS NOT NULL THEN CASE
+                WHEN w.stage_due_at IS NULL THEN 'none'
+                WHEN :at > w.stage_due_at THEN 'red'
+                WHEN :at >= w.stage_yellow_at THEN 'yellow'
+                ELSE 'green' END
+            WHEN b.status IS NULL THEN 'none'
+            WHEN o.reported_at <= b.red THEN 'red'
+            WHEN o.reported_at <= b.yellow THEN 'yellow'
+            ELSE 'green' END AS light
+        FROM event o
+        LEFT JOIN case_workflow w ON w.event_id = o.id
+        LEFT JOIN b ON w.event_id IS NULL AND b.status = o.status
+        WHERE {where_open}),
     y AS (
-        SELECT o.grid_code, count(*) AS open,
-               count(*) FILTER (WHERE o.deadline_at <= :at) AS red,
-               count(*) FILTER (WHERE o.deadline_at > :at
-                   AND :at - o.reported_at >= (o.deadline_at - o.reported_at) * :yellow) AS yellow,
-               count(*) FILTER (WHERE o.deadline_at IS NULL) AS no_limit
-        FROM event o WHERE {where_open} GROUP BY 1)
+        SELECT grid_code, count(*) AS open,
+               count(*) FILTER (WHERE light = 'red') AS red,
+               count(*) FILTER (WHERE light = 'yellow') AS yellow,
+               count(*) FILTER (WHERE light = 'none') AS no_limit
+        FROM lit GROUP BY 1)
     SELECT g.supervisor, count(*) AS grids, coalesce(sum(x.events), 0)::int AS events,
            coalesce(sum(y.open), 0)::int AS open, coalesce(sum(y.red), 0)::int AS red,
            coalesce(sum(y.yellow), 0)::int AS yellow, coalesce(sum(y.no_limit), 0)::int AS no_limit
     FROM g LEFT JOIN x ON x.grid_code = g.code LEFT JOIN y ON y.grid_code = g.code
     GROUP BY g.supervisor ORDER BY open DESC, events DESC, g.supervisor"""
-    params.update(at=at, yellow=yellow_share, grid_area=f.area)
+    params.update(
+        at=at,
+        grid_area=f.area,
+        wait_status=[w[0] for w in waiting],
+        wait_red=[w[1] for w in waiting],
+        wait_yellow=[w[2] for w in waiting],
+    )
     return [dict(r) for r in conn.execute(text(sql), params).mappings()]

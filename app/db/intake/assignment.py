@@ -50,7 +50,9 @@ SELECT q.i,
        r.id AS rule_id, r.unit_id AS rule_unit_id, r.area_code AS rule_area_code,
        office.id AS office_unit_id,
        dup.cases AS duplicates,
-       to_json(k) AS class,
+       -- the class row with the time-limit table's default limit (criterion '') joined in
+       to_jsonb(k) || jsonb_build_object('limit_value', tl.limit_value, 'limit_unit', tl.limit_unit)
+           AS class,
        (SELECT json_object_agg(u.id, json_build_object(
                    'id', u.id, 'code', u.code, 'name', u.name, 'name_en', u.name_en,
                    'kind', u.kind))
@@ -65,6 +67,8 @@ SELECT q.i,
             ORDER BY u.id LIMIT 1) END AS centre
 FROM q
 LEFT JOIN classification k ON k.scheme = :scheme AND k.kind = q.kind AND k.code = q.code
+LEFT JOIN time_limit tl ON tl.scheme = :scheme AND tl.class_kind = q.kind AND tl.class_code = q.code
+      AND tl.criterion = ''
 LEFT JOIN LATERAL (
     SELECT g.id, g.code, g.version, g.unit_id, g.community_code FROM grid g
     WHERE ST_Covers(g.geom, q.pt) AND g.valid_from <= q.at AND (g.valid_to IS NULL OR g.valid_to > q.at)

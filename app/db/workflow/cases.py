@@ -14,7 +14,8 @@ CASE_SELECT = """
 SELECT e.id, e.status, e.source, e.reporter, e.scheme, e.class_kind, e.class_code,
        e.reported_at, e.grid_code, e.unit_id, e.deadline_at, e.closed_at,
        w.event_id IS NOT NULL AS has_workflow, w.criterion, w.limit_value, w.limit_unit,
-       w.clock_started_at, w.extension_hours, w.stage_due_at, w.shelved_at, w.resume_status,
+       w.clock_started_at, w.extension_hours, w.stage_due_at, w.stage_yellow_at, w.shelved_at,
+       w.resume_status,
        w.pending_request, w.pending_hours, w.dispatched_by, w.rework_count,
        u.code AS unit_code, u.name AS unit_name
 FROM event e
@@ -38,6 +39,7 @@ WORKFLOW_COLUMNS = (
     "clock_started_at",
     "extension_hours",
     "stage_due_at",
+    "stage_yellow_at",
     "shelved_at",
     "resume_status",
     "pending_request",
@@ -66,6 +68,24 @@ def save_case(conn: Connection, event_id: int, event: dict, workflow: dict, at: 
         ),
         {**workflow, "id": event_id, "at": at},
     )
+
+
+def cases_missing_yellow(conn: Connection) -> list[dict]:
+    """Cases with a stage due time but no stored yellow moment (rows older than migration
+    0015), as :func:`get_case` reads them."""
+    sql = CASE_SELECT.replace(
+        "WHERE e.id = :id", "WHERE w.stage_due_at IS NOT NULL AND w.stage_yellow_at IS NULL"
+    )
+    return [dict(r) for r in conn.execute(text(sql)).mappings()]
+
+
+def set_stage_yellow(conn: Connection, moments: Sequence[tuple[int, datetime | None]]) -> None:
+    """Store each case's stage yellow moment."""
+    if moments:
+        conn.execute(
+            text("UPDATE case_workflow SET stage_yellow_at = :y WHERE event_id = :id"),
+            [{"id": i, "y": y} for i, y in moments],
+        )
 
 
 def insert_log(
@@ -132,7 +152,7 @@ TASK_SELECT = """
 SELECT e.id AS event_id, e.status, e.source, e.class_kind, e.class_code, k.name AS class_name,
        e.grid_code, e.community_code, e.subdistrict_code, g.supervisor, u.code AS unit_code,
        u.name AS unit_name, e.location_text, e.description, e.reported_at, e.deadline_at,
-       w.stage_due_at, w.pending_request, w.pending_hours, w.limit_value, w.limit_unit,
+       w.stage_due_at, w.stage_yellow_at, w.pending_request, w.pending_hours, w.limit_value, w.limit_unit,
        w.extension_hours, w.clock_started_at,
        COALESCE(w.stage_due_at, e.reported_at + make_interval(secs => :fallback_s)) AS due_at
 """
@@ -246,7 +266,8 @@ def write_simulated(conn: Connection, cases: Sequence[Sequence], logs: Sequence[
             "CREATE TEMP TABLE sim_case (event_id bigint, status text, unit_id integer, "
             "deadline_at timestamptz, closed_at timestamptz, updated_at timestamptz, criterion text, "
             "limit_value numeric, limit_unit text, clock_started_at timestamptz, "
-            "extension_hours numeric, stage_due_at timestamptz, shelved_at timestamptz, "
+            "extension_hours numeric, stage_due_at timestamptz, stage_yellow_at timestamptz, "
+            "shelved_at timestamptz, "
             "resume_status text, pending_request text, pending_hours numeric, dispatched_by text, "
             "rework_count integer) ON COMMIT DROP"
         )

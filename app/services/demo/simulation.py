@@ -30,6 +30,7 @@ from app.db.workflow import cases as repo
 from app.services.workflow import calendar as calendar_service
 from app.services.workflow import machine as rules
 from app.services.workflow.deadlines import TimeLimit
+from app.services.workflow.limits import pick_limit
 from app.services.workflow.machine import Actor, CaseState, Policy, Step
 from app.services.workflow.transitions import event_columns, make_policy, workflow_columns
 from app.settings import Settings
@@ -97,11 +98,9 @@ def simulate_workflow(
         policy = make_policy(conn, settings)
         cases = repo.unprocessed_reports(conn, until)
         units = repo.all_units(conn)
-        limits: dict[tuple[str, str], dict[str, TimeLimit]] = {}
+        limits: dict[tuple[str, str], dict[str, dict]] = {}
         for r in calendar_repo.all_limits(conn, settings.class_scheme):
-            limits.setdefault((r["class_kind"], r["class_code"]), {})[r["criterion"]] = TimeLimit(
-                float(r["limit_value"]), r["limit_unit"]
-            )
+            limits.setdefault((r["class_kind"], r["class_code"]), {})[r["criterion"]] = r
     walker = _Walker(policy, units, limits, until, seed, settings)
     case_rows, log_rows, statuses = [], [], Counter()
     for row in cases:
@@ -161,8 +160,11 @@ class _Walker:
             reported_at=row["reported_at"],
             unit_id=row["unit_id"],
         )
+        due = rules.stage_due(state, "reported", state.reported_at, self.policy)
         state = replace(
-            state, stage_due_at=rules.stage_due(state, "reported", state.reported_at, self.policy)
+            state,
+            stage_due_at=due,
+            stage_yellow_at=rules.stage_yellow("reported", due, None, 0.0, self.policy),
         )
         logs: list[list] = []
 
@@ -216,13 +218,10 @@ class _Walker:
         options = [c for c in self.limits.get((row["class_kind"], row["class_code"]), {}) if c]
         return self.rng.choice(options) if options and self.rng.random() < 0.2 else None
 
-    def _limit(self, row: dict, criterion: str | None) -> TimeLimit:
-        own = self.limits.get((row["class_kind"], row["class_code"]), {})
-        return (
-            own.get(criterion or "")
-            or own.get("")
-            or TimeLimit(self.settings.default_time_limit_hours, "urgent_hours")
-        )
+    def _limit(self, row: dict, criterion: str | None) -> TimeLimit | None:
+        # The time-limit table only, as the API's dispatch (the class rows have none here).
+        rows = self.limits.get((row["class_kind"], row["class_code"]), {})
+        return pick_limit(rows, None, criterion)[0]
 
     def _unit(self, row: dict, avoid: int | None = None) -> int | None:
         code = CLASS_UNITS.get((row["class_kind"], row["class_code"]))
@@ -260,14 +259,11 @@ class _Walker:
             return
         criterion = self._criterion(row)
         do("file", t, self._shift(SHIFT_LEADERS, t), criterion=criterion)
+        limit = self._limit(row, criterion)
+        if limit is None:
+            return  # no time limit: the dispatcher cannot dispatch it (the API answers 422)
         t = self._centre(t, r.uniform(0.1, 1.2))
-        do(
-            "dispatch",
-            t,
-            self._shift(DISPATCHERS, t),
-            unit_id=self._unit(row),
-            limit=self._limit(row, criterion),
-        )
+        do("dispatch", t, self._shift(DISPATCHERS, t), unit_id=self._unit(row), limit=limit)
         if r.random() < 0.03:
             t = self._work(t, r.uniform(0.3, 3))
             do("return", t, self._unit_actor(st().unit_id), note="非本单位职责，申请退回")
@@ -277,7 +273,7 @@ class _Walker:
                 t,
                 self._shift(DISPATCHERS, t),
                 unit_id=self._unit(row, st().unit_id),
-                limit=self._limit(row, criterion),
+                limit=limit,
             )
         self._handle(row, do, st, t, supervisor)
 

@@ -28,6 +28,7 @@ from app.services.hotspots.layers import (
     match_event_segments,
     segment_layer,
 )
+from app.services.workflow.transitions import make_policy, waiting_light_bounds
 from app.settings import Settings
 from gis.hotspots import BIN_LEVELS, gi_star, per_100m, period_trend
 
@@ -422,10 +423,13 @@ def supervisor_workload(
     engine: Engine, settings: Settings, f: EventFilter, at: datetime | None = None
 ) -> pd.DataFrame:
     """Per supervisor (监督员): grids, events of ``f``, open cases, and how many are red
-    (overdue), yellow (≥ ``workflow_yellow_share`` of the limit used) or green."""
+    (overdue), yellow (≥ ``workflow_yellow_share`` of the limit used) or green: the lights of
+    the workflow's current stage on the working calendar, as the supervisor map shows them;
+    ``no_limit``: no stage clock running (shelved)."""
     at = at or datetime.now(ZoneInfo(settings.timezone))
     with engine.connect() as conn:
-        rows = repo.supervisor_workload(conn, f, at, settings.workflow_yellow_share)
+        waiting = waiting_light_bounds(make_policy(conn, settings), at)
+        rows = repo.supervisor_workload(conn, f, at, waiting)
     frame = pd.DataFrame(
         rows, columns=["supervisor", "grids", "events", "open", "red", "yellow", "no_limit"]
     )

@@ -26,6 +26,8 @@ from app.errors import ForbiddenError, InvalidInputError, NotFoundError
 from app.services.accounts.users import User
 from app.services.hotspots import analysis as hotspot_service
 from app.services.hotspots import layers as spatial_layers
+from app.services.workflow.machine import Policy
+from app.services.workflow.transitions import case_light, make_policy
 from app.settings import Settings
 
 ASSET_URL = "/maps/assets/"
@@ -270,7 +272,7 @@ def supervisor_map_html(
     (grid.supervisor = their display name), and sees them without asking; the command
     centre's roles may look at anyone's. ``viewer=None`` is the local CLI.
     """
-    from gis.maps import deadline_light, supervisor_map
+    from gis.maps import supervisor_map
 
     own = None
     if viewer is not None and not viewer.has(*COMMAND_CENTRE, "admin"):
@@ -303,11 +305,12 @@ def supervisor_map_html(
                 f"网格 {grid} 不归您（{own}）巡查", f"grid {grid} is not one of yours ({own})"
             )
         codes = [r["code"] for r in rows]
-        cases = pd.DataFrame(repo.open_cases(conn, codes, CASES_MAX))
+        policy = make_policy(conn, settings)
+        open_rows = repo.open_cases(conn, codes, CASES_MAX)
         parts = pd.DataFrame(repo.grid_components(conn, codes, COMPONENTS_MAX))
         grids = _frame(rows, lang, "community_name")
         streets = _frame(repo.segments_near(conn, tuple(grids.total_bounds), 0.0005), lang, "name")
-    cases = _case_frame(cases, now, tz, settings.workflow_yellow_share, lang, deadline_light)
+    cases = _case_frame(open_rows, now.to_pydatetime(), tz, policy, settings, lang)
     components = None
     if not parts.empty:
         parts["class_name"] = _localised(parts, "class_name", lang)
@@ -341,7 +344,7 @@ def _frame(rows: list[dict], lang: str, name: str) -> gpd.GeoDataFrame:
 
 
 def _case_frame(
-    cases: pd.DataFrame, now: pd.Timestamp, tz: ZoneInfo, yellow: float, lang: str, deadline_light
+    rows: list[dict], now: datetime, tz: ZoneInfo, policy: Policy, settings: Settings, lang: str
 ) -> gpd.GeoDataFrame:
     columns = [
         "id",
@@ -349,28 +352,34 @@ def _case_frame(
         "class_name",
         "status",
         "reported_at",
+        "due_at",
         "deadline_at",
         "used_pct",
         "location_text",
     ]
-    if cases.empty:
+    if not rows:
         return gpd.GeoDataFrame(columns=columns, geometry=[], crs=4326)
-    reported = pd.to_datetime(cases["reported_at"], utc=True)
-    deadline = pd.to_datetime(cases["deadline_at"], utc=True)
-    light = deadline_light(reported, deadline, now, yellow)
-    used = ((now - reported) / (deadline - reported) * 100).astype(float)
-    local = "%Y-%m-%d %H:%M"
+    cases = pd.DataFrame(rows)
+    # The workflow decides each light (one rule with the task list and the light counts).
+    lights = pd.DataFrame(
+        [case_light(row, policy, now, settings.workflow_yellow_share) for row in rows],
+        index=cases.index,
+    )
+
+    def local(column: pd.Series) -> pd.Series:
+        moments = pd.to_datetime(column, utc=True)
+        return moments.dt.tz_convert(tz).dt.strftime("%Y-%m-%d %H:%M").where(moments.notna(), None)
+
     out = pd.DataFrame(
         {
             "id": cases["id"],
-            "light": light,
+            "light": lights["light"],
             "class_name": _localised(cases, "class_name", lang).fillna(cases["class_code"]),
             "status": cases["status"],
-            "reported_at": reported.dt.tz_convert(tz).dt.strftime(local),
-            "deadline_at": deadline.dt.tz_convert(tz)
-            .dt.strftime(local)
-            .where(deadline.notna(), None),
-            "used_pct": np.round(used, 0),
+            "reported_at": local(cases["reported_at"]),
+            "due_at": local(lights["due_at"]),
+            "deadline_at": local(lights["deadline_at"]),
+            "used_pct": np.round(lights["used_percent"].astype(float), 0),
             "location_text": cases["location_text"],
         }
     )

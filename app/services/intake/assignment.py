@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import anyio
 import orjson
@@ -20,6 +20,7 @@ import orjson
 from app.db.intake import assignment as repo
 from app.db.pool import IntakeConnection, IntakeDatabase
 from app.errors import ComponentClassError, DomainError, UnknownClassError, UnknownComponentError
+from app.services.workflow.limits import intake_deadline
 from app.settings import Settings
 
 AREA_LEVEL = {
@@ -34,13 +35,6 @@ DECIDE_ON_LOOP = 50
 # PostgreSQL runs a statement on one core: a big preview is split over two connections.
 SPLIT_FROM = 200
 SPLIT_PARTS = 2
-UNIT_HOURS = {"urgent_hours": 1, "working_hours": 1, "working_days": 24, "calendar_days": 24}
-UNIT_WORDS = {
-    "urgent_hours": ("紧急工时", "urgent hours"),
-    "working_hours": ("工作时", "working hours"),
-    "working_days": ("工作日", "working days"),
-    "calendar_days": ("自然日", "calendar days"),
-}
 
 
 @dataclass(frozen=True)
@@ -336,29 +330,9 @@ def _unit(f: dict, cls: dict, units: dict[int, dict], centre: dict | None) -> di
 
 
 def _deadline(settings: Settings, point: PointRequest, cls: dict) -> dict:
-    value, unit = cls.get("time_limit_value"), cls.get("time_limit_unit")
-    if value is None or unit is None:
-        hours = settings.default_time_limit_hours
-        return {
-            "at": point.at + timedelta(hours=hours),
-            "hours": hours,
-            **_why(
-                f"{cls['name']} 未设时限，按默认 {hours:g} 小时",
-                f"{cls['name']} has no time limit; default {hours:g} h",
-            ),
-        }
-    hours = float(value) * UNIT_HOURS[unit]
-    zh_unit, en_unit = UNIT_WORDS[unit]
-    # Placeholder until working calendars exist: working time counts as clock time.
-    return {
-        "at": point.at + timedelta(hours=hours),
-        "hours": hours,
-        "time_limit": {"value": float(value), "unit": unit},
-        **_why(
-            f"{cls['name']} 时限 {float(value):g} {zh_unit}（暂按 {hours:g} 小时计）",
-            f"{cls['name']}: {float(value):g} {en_unit} (counted as {hours:g} clock hours for now)",
-        ),
-    }
+    # The workflow's rule: the class's limit as the time-limit table has it, the handling
+    # clock starting at dispatch (no deadline yet), the first stage's due time.
+    return intake_deadline(settings, cls, point.at)
 
 
 def _duplicates(settings: Settings, f: dict) -> dict:

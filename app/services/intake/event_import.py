@@ -237,7 +237,7 @@ def _event_rows(settings, chunk, facts, ids, position_id, units, centre) -> Iter
             comp.get("distance_m"),
             a["unit"].get("id"),
             assignment_json(a),
-            a["deadline"]["at"].isoformat(),
+            None,  # deadline_at: the workflow sets it at dispatch (派遣), not intake
             "reported",
             row.reporter,
         )

@@ -376,7 +376,9 @@ def _request(row: dict, lang: str) -> dict:
         "service_notice": row["service_notice"],
         "requested_datetime": _iso(row["reported_at"]),
         "updated_datetime": _iso(updated),
-        "expected_datetime": _iso(row["deadline_at"]),
+        # The handling deadline exists once the workflow dispatched the case (派遣); before
+        # that the field is absent, as GeoReport v2 allows, rather than an invented date.
+        **({"expected_datetime": _iso(row["deadline_at"])} if row["deadline_at"] else {}),
         "address": None,
         "address_id": None,
         "zipcode": None,

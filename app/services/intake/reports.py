@@ -263,5 +263,5 @@ def _row(settings: Settings, report: _Report, a: dict) -> dict:
         "component_distance_m": comp.get("distance_m"),
         "unit_id": unit.get("id"),
         "assignment": assignment_json(a),
-        "deadline_at": a["deadline"]["at"],
+        "deadline_at": None,  # the workflow sets it at dispatch (派遣), not intake
     }

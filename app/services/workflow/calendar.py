@@ -25,6 +25,7 @@ from app.services.workflow.deadlines import (
     format_periods,
     parse_periods,
 )
+from app.services.workflow.limits import pick_limit
 from app.settings import Settings
 
 CALENDAR_DIR = PROJECT_ROOT / "data" / "calendar"
@@ -196,16 +197,13 @@ def _limit(value: float, unit: str) -> TimeLimit:
 
 def resolve_limit(
     conn: Connection, settings: Settings, kind: str, code: str, criterion: str | None
-) -> tuple[TimeLimit, str]:
-    """The limit for a class under a filing criterion, and where it came from."""
+) -> tuple[TimeLimit | None, str]:
+    """The limit for a class under a filing criterion, and where it came from
+    (:func:`app.services.workflow.limits.pick_limit`); None when the class has none."""
     rows = {r["criterion"]: r for r in repo.class_limits(conn, settings.class_scheme, kind, code)}
-    for key, origin in ((criterion or "", "criterion"), ("", "class")):
-        if key in rows:
-            return TimeLimit(float(rows[key]["limit_value"]), rows[key]["limit_unit"]), origin
-    own = repo.class_default_limit(conn, settings.class_scheme, kind, code)
-    if own:
-        return TimeLimit(float(own["limit_value"]), own["limit_unit"]), "classification"
-    return TimeLimit(settings.default_time_limit_hours, "urgent_hours"), "default"
+    return pick_limit(
+        rows, repo.class_default_limit(conn, settings.class_scheme, kind, code), criterion
+    )
 
 
 def check_criterion(

@@ -89,9 +89,11 @@ class TimeLimit:
         return self.unit not in CLOCK_SECONDS
 
     def describe(self, language: str = "zh") -> str:
-        """The limit in words, e.g. ``2 工作时`` / ``2 working hours``."""
+        """The limit in words, e.g. ``2 工作时`` / ``2 working hours``, ``1 working day``."""
         zh, en = UNIT_NAMES[self.unit]
-        return f"{self.value:g} {zh if language == 'zh' else en}"
+        if language == "zh":
+            return f"{self.value:g} {zh}"
+        return f"{self.value:g} {en[:-1] if self.value == 1 else en}"
 
 
 @dataclass(frozen=True)
@@ -176,6 +178,36 @@ class WorkCalendar:
             day += timedelta(days=1)
         raise ValueError(f"the calendar has no working time within {MAX_DAYS} days")
 
+    def back(self, end: datetime, seconds: float, working: bool) -> datetime:
+        """The earliest moment with at most ``seconds`` of working (or clock) time left before
+        ``end``: the inverse of :meth:`add`, used for the moment a light turns yellow."""
+        if seconds < 0:
+            raise ValueError("only non-negative amounts of time can be taken back")
+        if not working:
+            return (end - timedelta(seconds=seconds)).astimezone(self.tz)
+        local = self._local(end)
+        remaining, day = seconds, local.date()
+        for _ in range(MAX_DAYS):
+            for a, b in reversed(self.periods_on(day)):
+                begin, stop = datetime.combine(day, a), datetime.combine(day, b)
+                if begin >= local:
+                    continue
+                stop = min(stop, local)
+                available = (stop - begin).total_seconds()
+                # "<": when the time runs out exactly at a period's start, the days off before
+                # it hold no working time either, so the answer is the previous period's end.
+                if remaining < available:
+                    return (stop - timedelta(seconds=remaining)).replace(tzinfo=self.tz)
+                remaining -= available
+            day -= timedelta(days=1)
+        raise ValueError(f"the calendar has no working time within {MAX_DAYS} days")
+
+    def yellow_at(
+        self, deadline: datetime, limit_seconds: float, working: bool, yellow_share: float
+    ) -> datetime:
+        """When a ``limit_seconds`` budget ending at ``deadline`` has ``yellow_share`` used."""
+        return self.back(deadline, max(1.0 - yellow_share, 0.0) * limit_seconds, working)
+
     def between(self, a: datetime, b: datetime, working: bool) -> float:
         """Seconds of working (or clock) time from ``a`` to ``b``; negative when ``b`` < ``a``."""
         if not working:
@@ -205,14 +237,32 @@ class WorkCalendar:
         remaining = self.between(now, deadline, working)
         used = limit_seconds - remaining
         share = used / limit_seconds if limit_seconds > 0 else 1.0
-        overdue = now > deadline
-        light = "red" if overdue else "yellow" if share >= yellow_share else "green"
-        return Progress(limit_seconds, used, remaining, share, overdue, light)
+        yellow = self.yellow_at(deadline, limit_seconds, working, yellow_share)
+        return Progress(
+            limit_seconds, used, remaining, share, now > deadline, light_at(deadline, yellow, now)
+        )
 
     def _local(self, moment: datetime) -> datetime:
         if moment.tzinfo is None:
             raise ValueError("timestamps must carry a time zone")
         return moment.astimezone(self.tz).replace(tzinfo=None)
+
+
+def light_at(due_at: datetime | None, yellow_at: datetime | None, now: datetime) -> str:
+    """The traffic light (预警) of a task due at ``due_at`` that turns yellow at ``yellow_at``:
+    ``red`` once overdue, ``yellow`` from ``yellow_at``, else ``green``; ``none`` without a due
+    time. The light counts in SQL compare the stored moments the same way
+    (`app.db.hotspots.queries.supervisor_workload`).
+
+    >>> t = datetime(2026, 3, 2, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    >>> [light_at(t, t - timedelta(hours=1), t + timedelta(hours=h)) for h in (-2, -1, 0, 1)]
+    ['green', 'yellow', 'yellow', 'red']
+    """
+    if due_at is None:
+        return "none"
+    if now > due_at:
+        return "red"
+    return "yellow" if yellow_at is not None and now >= yellow_at else "green"
 
 
 def _seconds(a: time, b: time) -> float:

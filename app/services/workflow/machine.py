@@ -114,6 +114,8 @@ class Policy:
     calendar: WorkCalendar
     stage_limits: dict[str, TimeLimit] = field(default_factory=dict)
     verify_sources: frozenset[str] = frozenset({"hotline", "public_app"})
+    # Share of a stage's limit used when its light turns yellow (预警).
+    yellow_share: float = 0.8
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,8 @@ class CaseState:
     deadline_at: datetime | None = None
     extension_hours: float = 0.0
     stage_due_at: datetime | None = None
+    # When the current stage's light turns yellow (stored, so SQL can count lights).
+    stage_yellow_at: datetime | None = None
     shelved_at: datetime | None = None
     resume_status: str | None = None
     pending_request: str | None = None
@@ -207,6 +211,24 @@ def _stage_due(
     return policy.calendar.deadline(at, limit) if limit else None
 
 
+def stage_yellow(
+    status: str,
+    due: datetime | None,
+    limit: TimeLimit | None,
+    extension_hours: float,
+    policy: Policy,
+) -> datetime | None:
+    """When the task of ``status`` due at ``due`` turns yellow: once ``policy.yellow_share`` of
+    its budget is used. A unit's task runs on the case's ``limit`` plus its extensions, any
+    other on the stage's own limit."""
+    if status not in UNIT_STATES:
+        limit, extension_hours = policy.stage_limits.get(status), 0.0
+    if due is None or limit is None:
+        return None
+    seconds = policy.calendar.limit_seconds(limit) + extension_hours * 3600
+    return policy.calendar.yellow_at(due, seconds, limit.working, policy.yellow_share)
+
+
 def apply(case: CaseState, step: Step, policy: Policy) -> tuple[CaseState, dict]:
     """The case after ``step`` and the data its log row records; 409 when not allowed."""
     if step.action not in allowed_actions(case, policy):
@@ -222,6 +244,14 @@ def apply(case: CaseState, step: Step, policy: Policy) -> tuple[CaseState, dict]
         )
     if target in TERMINAL:
         changes.update(stage_due_at=None, pending_request=None, pending_hours=None)
+    if "stage_due_at" in changes:
+        changes["stage_yellow_at"] = stage_yellow(
+            changes.get("status", case.status),
+            changes["stage_due_at"],
+            changes.get("limit", case.limit),
+            changes.get("extension_hours", case.extension_hours),
+            policy,
+        )
     # One replace per step: the simulator applies hundreds of thousands of them.
     new = replace(case, **changes)
     return new, _log_data(case, new, step, policy)
@@ -240,7 +270,11 @@ def _effect(case: CaseState, step: Step, policy: Policy) -> dict:
             )
         limit = step.limit or case.limit
         if limit is None:
-            raise InvalidInputError("该分类没有处置时限", "no time limit for this class")
+            raise InvalidInputError(
+                "该分类没有处置时限：请先在时限表（/api/v1/time-limits）中设定",
+                "this class has no time limit: set one in the time-limit table "
+                "(/api/v1/time-limits) first",
+            )
         # 派遣 starts the clock (README section 3, stage 3); a re-dispatch restarts it.
         return {
             "unit_id": step.unit_id,

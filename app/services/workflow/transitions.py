@@ -7,7 +7,7 @@ unit), built from the signed-in user; each action needs its role (admins may sta
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, Engine
 
@@ -17,7 +17,7 @@ from app.errors import ForbiddenError, InvalidInputError, NotFoundError
 from app.services.accounts.users import User
 from app.services.workflow import calendar as calendar_service
 from app.services.workflow import machine as rules
-from app.services.workflow.deadlines import TimeLimit
+from app.services.workflow.deadlines import TimeLimit, light_at
 from app.services.workflow.machine import Actor, CaseState, Policy, Step
 from app.settings import Settings
 
@@ -43,6 +43,7 @@ def make_policy(conn: Connection, settings: Settings) -> Policy:
         calendar=calendar_service.load_calendar(conn, settings),
         stage_limits={k: TimeLimit.parse(v) for k, v in settings.workflow_stage_limits.items()},
         verify_sources=frozenset(settings.workflow_verify_sources),
+        yellow_share=settings.workflow_yellow_share,
     )
 
 
@@ -61,10 +62,11 @@ def state_of(row: dict, policy: Policy) -> CaseState:
         criterion=row.get("criterion"),
         limit=limit,
         clock_started_at=row.get("clock_started_at"),
-        # Before dispatch the clock has not started: intake's placeholder deadline is ignored.
+        # The handling deadline exists once the workflow dispatched the case (limit stored).
         deadline_at=row["deadline_at"] if row.get("has_workflow") and limit else None,
         extension_hours=float(row.get("extension_hours") or 0),
         stage_due_at=row.get("stage_due_at"),
+        stage_yellow_at=row.get("stage_yellow_at"),
         shelved_at=row.get("shelved_at"),
         resume_status=row.get("resume_status"),
         pending_request=row.get("pending_request"),
@@ -74,10 +76,31 @@ def state_of(row: dict, policy: Policy) -> CaseState:
         closed_at=row.get("closed_at"),
     )
     if not row.get("has_workflow") and state.stage_due_at is None:
-        state = replace(
-            state, stage_due_at=rules.stage_due(state, state.status, state.reported_at, policy)
-        )
+        # No workflow step yet (intake, the bulk import): the stage runs from the report.
+        due = rules.stage_due(state, state.status, state.reported_at, policy)
+        yellow = rules.stage_yellow(state.status, due, state.limit, 0.0, policy)
+        state = replace(state, stage_due_at=due, stage_yellow_at=yellow)
     return state
+
+
+def fill_stage_lights(engine: Engine, settings: Settings) -> int:
+    """Store the yellow moment of cases written before it was stored (migration 0015);
+    returns how many were filled."""
+    with engine.begin() as conn:
+        policy = make_policy(conn, settings)
+        moments = []
+        for row in repo.cases_missing_yellow(conn):
+            s = state_of(row, policy)
+            moments.append(
+                (
+                    row["id"],
+                    rules.stage_yellow(
+                        s.status, s.stage_due_at, s.limit, s.extension_hours, policy
+                    ),
+                )
+            )
+        repo.set_stage_yellow(conn, moments)
+    return len(moments)
 
 
 def event_columns(state: CaseState) -> dict:
@@ -99,6 +122,7 @@ def workflow_columns(state: CaseState) -> dict:
         "clock_started_at": state.clock_started_at,
         "extension_hours": state.extension_hours,
         "stage_due_at": state.stage_due_at,
+        "stage_yellow_at": state.stage_yellow_at,
         "shelved_at": state.shelved_at,
         "resume_status": state.resume_status,
         "pending_request": state.pending_request,
@@ -312,6 +336,65 @@ def stage_progress(state: CaseState, policy: Policy, now: datetime, yellow: floa
         "limit": limit.describe(),
         **progress.as_dict(),
     }
+
+
+def case_light(row: dict, policy: Policy, now: datetime, yellow: float) -> dict:
+    """A case's traffic light at ``now`` as the workflow decides it: the progress of its current
+    stage on the working calendar (the handling deadline while a unit holds the case). Maps
+    use this; the SQL light counts compare the stage due and yellow moments it stores."""
+    state = state_of(row, policy)
+    progress = stage_progress(state, policy, now, yellow) or {}
+    return {
+        "light": progress.get("light", "none"),
+        "due_at": progress.get("due_at"),
+        "used_percent": progress.get("used_percent"),
+        "deadline_at": state.deadline_at,
+    }
+
+
+def waiting_light_bounds(
+    policy: Policy, now: datetime
+) -> list[tuple[str, datetime | None, datetime | None]]:
+    """For cases no workflow step has touched yet (their stage runs from the report, as in
+    :func:`state_of`): per status, the latest report time at which such a case is red at
+    ``now``, and the latest at which it is yellow or red (None: no such time). A light then
+    depends on the report time alone, monotonically, so SQL can count lights with two
+    comparisons instead of a second copy of the calendar arithmetic."""
+
+    def light(status: str, reported_at: datetime) -> str:
+        state = CaseState(status=status, source="", reported_at=reported_at)
+        due = rules.stage_due(state, status, reported_at, policy)
+        return light_at(due, rules.stage_yellow(status, due, None, 0.0, policy), now)
+
+    return [
+        (
+            status,
+            _latest(lambda r, s=status: light(s, r) == "red", now),
+            _latest(lambda r, s=status: light(s, r) in ("red", "yellow"), now),
+        )
+        for status in policy.stage_limits
+        if status not in rules.UNIT_STATES
+    ]
+
+
+def _latest(holds, until: datetime) -> datetime | None:
+    """The latest moment up to ``until`` where ``holds`` (true for all earlier moments)."""
+    if holds(until):
+        return until
+    span = timedelta(days=1)
+    while not holds(until - span):
+        span *= 2
+        if span > timedelta(days=20 * 366):
+            return None
+    # Bisection to the microsecond, PostgreSQL's resolution: ~45 steps.
+    good, bad = -(span // timedelta(microseconds=1)), 0
+    while bad - good > 1:
+        mid = (good + bad) // 2
+        if holds(until + timedelta(microseconds=mid)):
+            good = mid
+        else:
+            bad = mid
+    return until + timedelta(microseconds=good)
 
 
 def get_workflow(
