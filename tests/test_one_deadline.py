@@ -42,6 +42,8 @@ def world(engine, settings):
         conn.execute(
             text("UPDATE grid SET supervisor = :s WHERE code = :g"), {"s": SUPERVISOR, "g": sd.A1}
         )
+    # Open311 publishes the public channel only; these supervisor cases stand in for it here.
+    settings.open311_public_sources = ["public_app", "supervisor"]
     with TestClient(create_app(settings), headers=auth.headers(settings, "admin")) as client:
         yield client, engine, settings
 

@@ -44,6 +44,11 @@ def _refused(where: str, name: str, value: object, kind: str, message: str) -> d
 async def refuse_bad_input(request: Request) -> None:
     """Dependency of the whole app: 422 naming every query parameter the route does not take
     and every place a NUL character was sent."""
+    await check_input(request, body=True)
+
+
+async def check_input(request: Request, body: bool) -> None:
+    """:func:`refuse_bad_input`, the body left out for a handler that reads it itself."""
     errors = []
     route = request.scope.get("route")
     if isinstance(route, APIRoute) and request.query_params:
@@ -57,7 +62,7 @@ async def refuse_bad_input(request: Request) -> None:
             for k, v in values.items()
             if isinstance(v, str) and "\x00" in v
         ]
-    if request.method in ("POST", "PUT", "PATCH") and await _nul_in_body(request):
+    if body and request.method in ("POST", "PUT", "PATCH") and await _nul_in_body(request):
         errors.append(_refused("body", "", None, "string_nul", NUL))
     if errors:
         raise RequestValidationError(errors)
@@ -69,7 +74,12 @@ async def _nul_in_body(request: Request) -> bool:
         # The route has parsed the form already (cached); its raw stream is gone.
         form = await request.form()
         return any(isinstance(v, str) and "\x00" in v for _, v in form.multi_items())
-    return bool(_NUL.search(await request.body()))
+    return has_nul(await request.body())
+
+
+def has_nul(raw: bytes) -> bool:
+    """Whether a raw body carries a NUL character, written in any way it can be."""
+    return bool(_NUL.search(raw))
 
 
 UNKNOWN = "未知的查询参数 / unknown query parameter"

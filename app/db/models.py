@@ -13,6 +13,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Column,
     Computed,
     Date,
     DateTime,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     Numeric,
     SmallInteger,
     String,
+    Table,
     Text,
     UniqueConstraint,
     func,
@@ -586,6 +588,17 @@ class RevokedSession(Base):
 
     jti: Mapped[str] = mapped_column(Text, primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+# Rate-limit counters (app.db.ratelimit): a row per counted call, no key of its own.
+rate_hit = Table(
+    "rate_hit",
+    Base.metadata,
+    Column("bucket", Text, nullable=False),
+    Column("key", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_rate_hit_bucket_key_at", "bucket", "key", "at"),
+)
 
 
 class AuditLog(Base):

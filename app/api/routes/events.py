@@ -18,7 +18,7 @@ from app.api.auth import (
     require,
 )
 from app.api.deps import EngineDep, IntakeDep, ReportsDep, SettingsDep
-from app.api.params import refuse_bad_input
+from app.api.params import NUL, check_input, has_nul
 from app.api.ratelimit import client_address, count
 from app.api.responses import FastJSONResponse, model_response
 from app.errors import InvalidInputError
@@ -44,7 +44,8 @@ class ReportRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[None, None, Response]]:
         async def handle(request: Request) -> Response:
-            await refuse_bad_input(request)  # this handler skips the app's dependencies
+            # This handler skips the app's dependencies; it checks the body as it reads it.
+            await check_input(request, body=False)
             user = ensure_role(await authenticate(request, await oauth2(request)), REPORTERS)
             body = await _json_body(request)
             key = request.headers.get("idempotency-key")
@@ -70,6 +71,8 @@ async def _json_body(request: Request) -> EventCreate:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if not raw:
         error = {"type": "missing", "msg": "Field required", "input": None}
+    elif has_nul(raw):
+        error = {"type": "string_nul", "msg": NUL, "input": None}
     elif media != "application/json" and not (
         media.startswith("application/") and media.endswith("+json")
     ):
