@@ -348,7 +348,7 @@ def grid_editor(
                 " if (typeof b[k] === 'object') merge(a[k] = a[k] || {}, b[k]); else a[k] = b[k];"
                 " } })(L.drawLocal, {{ this.strings|tojson }});{% endmacro %}"
             )
-            local.strings = DRAW_LOCAL_ZH
+            local.strings = DRAW_LOCAL_ZH  # type: ignore[attr-defined]  # branca template value
             m.add_child(local)
         if draw_assets:
             draw.default_js = [("leaflet_draw_js", draw_assets["js"])]
@@ -364,7 +364,7 @@ def grid_editor(
             "text": json.dumps(text, ensure_ascii=False),
         }
         panel._template = Template("{% macro script(this, kwargs) %}{{ this.code }}{% endmacro %}")
-        panel.code = script
+        panel.code = script  # type: ignore[attr-defined]  # branca template value
         m.add_child(panel)
 
     return add

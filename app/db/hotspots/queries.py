@@ -16,6 +16,8 @@ import numpy as np
 import shapely
 from sqlalchemy import Connection, text
 
+from app.db.session import driver_cursor
+
 # Statuses of cases that are finished one way or another; everything else is "open".
 DONE_STATUSES = ("closed", "voided", "invalid")
 
@@ -80,7 +82,7 @@ _BIND = re.compile(r"(?<![:\w]):(\w+)")
 def _pairs(conn: Connection, sql: str, params: dict) -> tuple[np.ndarray, np.ndarray]:
     """(keys, counts) of a two-column grouped query, read with COPY: at 100,000 groups the
     driver's per-row conversion would cost more than the query itself."""
-    cursor = conn.connection.driver_connection.cursor()
+    cursor = driver_cursor(conn)
     statement = cursor.mogrify(_BIND.sub(r"%(\1)s", sql), params).decode()
     buffer = io.StringIO()
     cursor.copy_expert(f"COPY ({statement}) TO STDOUT", buffer)
@@ -214,7 +216,7 @@ def save_weights(
     buffer = io.StringIO(
         "".join(f"{x}\t{y}\n" for x, y in zip(a.tolist(), b.tolist(), strict=True))
     )
-    cursor = conn.connection.driver_connection.cursor()
+    cursor = driver_cursor(conn)
     cursor.copy_expert(f"COPY {table} ({first}, neighbour_id) FROM STDIN", buffer)
     pairs = (
         len(a) if replace else int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
@@ -255,7 +257,7 @@ def load_pairs(conn: Connection, kind: str) -> tuple[np.ndarray, np.ndarray]:
     """The stored pairs of ``kind`` as two id arrays."""
     table, first = PAIR_TABLES[kind]
     buffer = io.StringIO()
-    cursor = conn.connection.driver_connection.cursor()
+    cursor = driver_cursor(conn)
     cursor.copy_expert(f"COPY {table} ({first}, neighbour_id) TO STDOUT", buffer)
     values = np.array(buffer.getvalue().split(), dtype=np.int64).reshape(-1, 2)
     return values[:, 0], values[:, 1]
@@ -321,7 +323,7 @@ def last_event_id(conn: Connection) -> int:
 def unmatched_events(conn: Connection, after_id: int, up_to_id: int) -> dict[str, np.ndarray]:
     """Street-assigned events with ``after_id < id <= up_to_id``: id, street id, lon, lat."""
     buffer = io.StringIO()
-    cursor = conn.connection.driver_connection.cursor()
+    cursor = driver_cursor(conn)
     # COPY, not a SELECT: a first match reads a million rows.
     sql = cursor.mogrify(
         "COPY (SELECT id, street_id, ST_X(geom), ST_Y(geom) FROM event "
@@ -357,7 +359,7 @@ def save_event_segments(
         event_ids.tolist(), segment_ids.tolist(), np.round(distances, 2).tolist(), strict=True
     )
     buffer = io.StringIO("".join(f"{e}\t{s}\t{d}\n" for e, s, d in rows))
-    cursor = conn.connection.driver_connection.cursor()
+    cursor = driver_cursor(conn)
     cursor.copy_expert("COPY event_segment (event_id, segment_id, distance_m) FROM STDIN", buffer)
     total = conn.execute(text("SELECT count(*) FROM event_segment")).scalar_one()
     _record(conn, "event_segment", fingerprint, units, int(total), tolerance_m, last_event_id)

@@ -14,6 +14,8 @@ import pandas as pd
 import shapely
 from sqlalchemy import Connection, text
 
+from app.db.session import driver_cursor
+
 BBox = tuple[float, float, float, float]
 
 
@@ -33,7 +35,7 @@ def _copied_frame(conn: Connection, sql: str, params: dict, dtype: dict) -> gpd.
     """Like :func:`_frame`, read through COPY … TO STDOUT and pandas' C CSV reader: several
     times faster for the hundreds of thousands of candidate components a city-wide file
     needs. ``dtype`` names every column but ``wkb`` (hex)."""
-    cursor = conn.connection.driver_connection.cursor()
+    cursor = driver_cursor(conn)
     query = cursor.mogrify(re.sub(r"(?<!:):(\w+)", r"%(\1)s", sql), params).decode()
     buffer = io.StringIO()
     cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER)", buffer)
@@ -236,7 +238,7 @@ def csv_buffer(rows: Iterable[Sequence]) -> io.StringIO:
 
 def copy_csv(conn: Connection, table: str, columns: Sequence[str], buffer: io.StringIO) -> int:
     """COPY a :func:`csv_buffer` into ``table``; returns the number of rows written."""
-    cursor = conn.connection.driver_connection.cursor()
+    cursor = driver_cursor(conn)
     cursor.copy_expert(
         f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT csv, NULL '\\N')", buffer
     )

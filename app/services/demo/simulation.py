@@ -103,7 +103,8 @@ def simulate_workflow(
                 float(r["limit_value"]), r["limit_unit"]
             )
     walker = _Walker(policy, units, limits, until, seed, settings)
-    case_rows, log_rows, statuses = [], [], Counter()
+    case_rows, log_rows = [], []
+    statuses: Counter[str] = Counter()
     for row in cases:
         state, logs = walker.run(row)
         statuses[state.status] += 1
