@@ -21,6 +21,7 @@ bench: install
 lint: install
 	$(BIN)/ruff check app gis tests bench migrations
 	$(BIN)/ruff format --check app gis tests bench migrations
+	$(BIN)/mypy
 
 format: install
 	$(BIN)/ruff format app gis tests bench migrations

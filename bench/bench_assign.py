@@ -126,7 +126,7 @@ def sjoin_codes(grids: gpd.GeoDataFrame, lon, lat) -> tuple[np.ndarray, float]:
     best = np.full(len(lon), len(codes), dtype=np.int64)
     np.minimum.at(best, joined.index.to_numpy(), rank[joined["index_right"].to_numpy()])
     seconds = time.perf_counter() - started
-    by_rank = np.append(np.sort(codes), None)
+    by_rank = np.append(np.sort(codes), np.array(None))
     return by_rank[best], seconds
 
 
@@ -293,7 +293,7 @@ def _api_only(args) -> int:
     )
     engine = make_engine(url)
     with engine.connect() as conn:
-        points = np.array(
+        points: np.ndarray = np.array(
             conn.execute(
                 text("SELECT ST_X(geom), ST_Y(geom) FROM event TABLESAMPLE SYSTEM (1) LIMIT 5000")
             ).all()
@@ -352,7 +352,9 @@ def main(argv: list[str] | None = None) -> int:
     print("-- grid lookup for every event point", flush=True)
     index, build_s = _timed("GridIndex build", GridIndex.build, grids[["code", "geometry"]])
     positions, ours_s = _timed("GridIndex locate", index.locate, lon, lat)
-    ours = np.where(positions >= 0, grids["code"].to_numpy()[np.maximum(positions, 0)], None)
+    ours = np.where(
+        positions >= 0, grids["code"].to_numpy()[np.maximum(positions, 0)], np.array(None)
+    )
     (gp, gp_s) = sjoin_codes(grids, lon, lat)
     print(f"  geopandas sjoin: {gp_s:.2f} s", flush=True)
     (pg, pg_s) = postgis_join(engine, lon, lat)

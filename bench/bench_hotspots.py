@@ -104,7 +104,9 @@ def load_district(
             "responsible_unit",
             units[["code", "name", "name_en", "kind", "contact", "phone", "area_code"]],
         )
-        unit_id = dict(conn.execute(text("SELECT code, id FROM responsible_unit")).all())
+        unit_id: dict[str, int] = dict(
+            conn.execute(text("SELECT code, id FROM responsible_unit")).all()
+        )
         grids = pd.DataFrame(district.grids.drop(columns="geometry"))
         grids["geom"] = _ewkb([shapely.MultiPolygon([g]) for g in district.grids.geometry])
         grids["unit_id"] = grids["unit_code"].map(unit_id).astype("Int64")
@@ -114,7 +116,7 @@ def load_district(
             "grid",
             grids[["code", "community_code", "unit_id", "supervisor", "valid_from", "geom"]],
         )
-        grid_id = dict(conn.execute(text("SELECT code, id FROM grid")).all())
+        grid_id: dict[str, int] = dict(conn.execute(text("SELECT code, id FROM grid")).all())
         streets = district.streets.drop_duplicates("street_name")
         street_table = pd.DataFrame(
             {
@@ -125,7 +127,7 @@ def load_district(
             }
         )
         _copy(conn, "street", street_table)
-        street_id = dict(conn.execute(text("SELECT name, id FROM street")).all())
+        street_id: dict[str, int] = dict(conn.execute(text("SELECT name, id FROM street")).all())
         segs = pd.DataFrame(
             {
                 "street_id": district.streets["street_name"].map(street_id),
@@ -179,7 +181,9 @@ def load_district(
                 "street_distance_m": np.where(pos >= 0, np.round(dist, 2), np.nan),
                 "deadline_at": _iso(reported + TIME_LIMIT),
                 "status": status,
-                "closed_at": np.where(is_open, None, _iso(reported + pd.Timedelta(hours=20))),
+                "closed_at": np.where(
+                    is_open, np.array(None), _iso(reported + pd.Timedelta(hours=20))
+                ),
             }
         )
         for start in range(0, len(table), 200_000):

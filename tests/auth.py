@@ -20,6 +20,7 @@ def headers(
     """``Authorization`` header for a user with ``roles`` (created on first use)."""
     roles = roles or ("admin",)
     username = username or "-".join(roles) + (f"-{unit_code}" if unit_code else "")
+    assert settings.database_url is not None  # tests always name their database
     engine = make_engine(settings.database_url)
     try:
         create_user(engine, username, PASSWORD, list(roles), display_name, unit_code)

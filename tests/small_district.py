@@ -91,7 +91,7 @@ def build(engine: Engine) -> dict[str, int]:
                     "INSERT INTO grid (code, community_code, geom, unit_id, valid_from) "
                     "VALUES (:c, :m, ST_GeomFromText(:g, 4326), :u, '2020-01-01')"
                 ),
-                {"c": code, "m": community, "g": wkt, "u": ids.get(unit)},
+                {"c": code, "m": community, "g": wkt, "u": ids[unit] if unit else None},
             )
         for name, grade, wkt in (
             ("长宁路", "控制街", _line((-20, 100), (220, 100))),

@@ -6,6 +6,7 @@ import ast
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -25,7 +26,7 @@ CLASS_TABLES = (
     ROOT.parent / "shared" / "standards" / "classification_2013.csv",
 )
 METRIC = "EPSG:32651"
-SMALL = {"n_grids": 300, "seed": 4}  # a seed giving three subdistricts
+SMALL: dict[str, Any] = {"n_grids": 300, "seed": 4}  # a seed giving three subdistricts
 
 
 @pytest.fixture(scope="module")

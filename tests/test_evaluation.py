@@ -10,6 +10,7 @@ import json
 import os
 import random
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -70,7 +71,9 @@ def _insert_case(conn, grid, source, reported, reporter, unit_id, steps, units) 
             "st": status,
         },
     ).scalar_one()
-    rows = [(t(reported), "report", None, "reported", {"role": "reporter"})]
+    rows: list[tuple[datetime, str, str | None, str, dict[str, Any]]] = [
+        (t(reported), "report", None, "reported", {"role": "reporter"})
+    ]
     previous = "reported"
     for at, action, to, unit, deadline, stage_due, due in steps:
         data = {

@@ -319,6 +319,7 @@ def test_street_ranking_segments_and_geojson(client, demo_db) -> None:
     )
     top = body.items[0]
     assert top.per_100m == pytest.approx(top.events * 100 / top.length_m)
+    assert top.previous is not None
     assert top.change == top.events - top.previous
     by_rate = client.get("/api/v1/hotspots/streets?order=rate&limit=5").json()["items"]
     assert [i["per_100m"] for i in by_rate] == sorted(
@@ -330,7 +331,7 @@ def test_street_ranking_segments_and_geojson(client, demo_db) -> None:
     assert all(s.segment_id and s.bin is not None for s in segs.items)
     assert any(s.bin == 3 for s in segs.items)
     per_street = client.get("/api/v1/hotspots/streets?limit=5000").json()["items"]
-    seg_total = {}
+    seg_total: dict[int, int] = {}
     for s in segs.items:
         seg_total[s.street_id] = seg_total.get(s.street_id, 0) + s.events
     assert {i["street_id"]: i["events"] for i in per_street} == seg_total

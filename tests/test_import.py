@@ -518,9 +518,12 @@ def test_csv_coordinates_out_of_range_and_not_numbers(engine, settings, tmp_path
         ",,0118\n",
         encoding="utf-8",
     )
-    found = problems(rejected(import_file, engine, settings, "components", tmp_path / "c.csv"))
+    exc = rejected(import_file, engine, settings, "components", tmp_path / "c.csv")
+    found = problems(exc)
     assert (2, "lng") in {(r, c) for r, c, _ in found}
     assert any(r == 3 and "'abc' is not a number" in m for r, c, m in found)
+    # `citygrid import` prints each problem as it is: a plain row number, not np.int64(3)
+    assert "RowProblem(row=3, reason=\"lng 'abc' is not a number\"" in str(exc.problems)
     assert any(r == 4 and c == "lat" and "outside" in m for r, c, m in found)
     assert any(r == 5 and "missing" in m for r, c, m in found)
     assert not any(r == 1 for r, c, m in found)

@@ -270,6 +270,7 @@ def _supervisors(engine) -> tuple[str, list[str], str]:
     """A supervisor with open cases, their current grids, and a grid of someone else."""
     with engine.connect() as conn:
         who = busiest_supervisor(conn)
+        assert who is not None, "the demo district has a supervisor with open cases"
         own = (
             conn.execute(
                 text(
@@ -352,7 +353,9 @@ def test_a_session_cookie_writes_only_with_the_pages_csrf_token(server) -> None:
     cookie = sign_in(base, engine, "planner-li", "planner")
     jar = {SESSION_COOKIE: cookie}
     page = httpx.get(base + "/maps/planner", cookies=jar, timeout=60).text
-    csrf = re.search(r'"csrf": "([^"]+)"', page).group(1)
+    found = re.search(r'"csrf": "([^"]+)"', page)
+    assert found, "the planner page carries its CSRF token"
+    csrf = found.group(1)
     with engine.connect() as conn:
         code = conn.execute(text("SELECT min(code) FROM grid WHERE valid_to IS NULL")).scalar_one()
     url = base + f"/api/v1/grids/{code}/split?dry_run=true"

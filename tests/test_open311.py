@@ -79,7 +79,9 @@ def _xml_error(response, status: int) -> str:
     root = _xml(response, "errors")
     (error,) = root.findall("error")
     assert error.findtext("code") == str(status)
-    return error.findtext("description")
+    description = error.findtext("description")
+    assert description is not None
+    return description
 
 
 def post(client, x, y, code="SJ0102", fmt="json", **extra):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, create_engine
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine
 
 from app.settings import Settings
 
@@ -38,3 +40,11 @@ def make_engine(url: str) -> Engine:
         # whose cost estimates are high but whose runs take milliseconds.
         connect_args={"options": "-c timezone=UTC -c jit=off"},
     )
+
+
+def driver_cursor(conn: Connection) -> Any:
+    """A psycopg2 cursor on ``conn``'s own connection, for COPY (SQLAlchemy has none)."""
+    dbapi = conn.connection.driver_connection
+    # None only after the pool invalidated the connection, when ``conn`` is unusable anyway.
+    assert dbapi is not None
+    return dbapi.cursor()

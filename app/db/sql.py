@@ -13,6 +13,8 @@ import re
 
 from sqlalchemy import Connection
 
+from app.db.session import driver_cursor
+
 PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
 
@@ -39,7 +41,7 @@ def pyformat(sql: str) -> str:
 def copy_out(conn: Connection, sql: str, params: dict, options: str = "") -> io.StringIO:
     """The rows of ``sql`` as COPY … TO STDOUT writes them (rewound): for hundreds of
     thousands of rows, several times faster than the driver's per-row conversion."""
-    cursor = conn.connection.driver_connection.cursor()
+    cursor = driver_cursor(conn)
     statement = cursor.mogrify(pyformat(sql), params).decode()
     buffer = io.StringIO()
     cursor.copy_expert(f"COPY ({statement}) TO STDOUT {options}".rstrip(), buffer)

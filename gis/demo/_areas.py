@@ -104,7 +104,7 @@ def build_grids(
     contractor = np.array(CLEANING_CONTRACTORS, dtype=object)[
         sub_of_group % len(CLEANING_CONTRACTORS)
     ]
-    unit = np.where(contracted, contractor, None)[group]
+    unit = np.where(contracted, contractor, np.array(None))[group]
     frame = pd.DataFrame(
         {
             "code": grid_codes,

@@ -155,11 +155,11 @@ def _partition(
     min_width_m: float,
 ) -> np.ndarray:
     """The grids of one community (metric polygons, unordered)."""
-    pieces = []
+    parts = []
     for block in street_blocks(shape, streets, snap_m):
         k = round(block.area / target) if block.area > max_share * target else 1
-        pieces += split_block(block, max(k, 1))
-    pieces = _node(np.asarray(pieces, dtype=object))
+        parts += split_block(block, max(k, 1))
+    pieces = _node(np.asarray(parts, dtype=object))
     groups = merge_small(pieces, min_share * target, max_share * target, min_width_m)
     out = np.empty(len(groups), dtype=object)
     for n, members in enumerate(groups):

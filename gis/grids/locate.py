@@ -26,6 +26,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import shapely
+from numpy.typing import ArrayLike
 from pyproj import CRS, Transformer
 
 from gis.grids._locate_build import Tables, build_tables
@@ -164,7 +165,7 @@ class GridIndex:
         index._stats = _stats(index, time.perf_counter() - started, crs)
         return index
 
-    def locate(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    def locate(self, lon: ArrayLike, lat: ArrayLike) -> np.ndarray:
         """Row position in the grids frame of the grid covering each point.
 
         Parameters
@@ -186,7 +187,7 @@ class GridIndex:
             out[i : i + _CHUNK] = self._locate(lon[i : i + _CHUNK], lat[i : i + _CHUNK])
         return out.reshape(shape)
 
-    def locate_codes(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    def locate_codes(self, lon: ArrayLike, lat: ArrayLike) -> np.ndarray:
         """Code of the grid covering each point (object array), ``None`` if none."""
         pos = self.locate(lon, lat)
         out = np.full(pos.shape, None, dtype=object)

@@ -228,7 +228,9 @@ def check_reimport(
     return hit & ~other_cls & ~other_id, issues
 
 
-def geometry_type_warnings(frame: gpd.GeoDataFrame, expected: Mapping[str, str]) -> list[str]:
+def geometry_type_warnings(
+    frame: gpd.GeoDataFrame, expected: Mapping[str, str | None]
+) -> list[str]:
     """One warning per class whose rows are drawn otherwise than the class expects."""
     family = frame.geometry.geom_type.map(GEOMETRY_FAMILY)
     wanted = frame["class_code"].map(dict(expected))

@@ -231,10 +231,10 @@ def _points(
         text = raw.astype(object).where(raw.notna(), None)
         blank = text.map(lambda v: v is None or str(v).strip() == "").to_numpy(bool)
         number = pd.to_numeric(text.where(~blank, None), errors="coerce").to_numpy(float, copy=True)
-        for i in np.flatnonzero(~blank & np.isnan(number)):
+        for i in np.flatnonzero(~blank & np.isnan(number)).tolist():
             issues.append(Issue(i + 1, f"{name} {text.iloc[i]!r} is not a number", name))
         if geographic:
-            for i in np.flatnonzero(np.abs(number) > limit):
+            for i in np.flatnonzero(np.abs(number) > limit).tolist():
                 issues.append(
                     Issue(i + 1, f"{name} {number[i]:g} is outside [-{limit:g}, {limit:g}]", name)
                 )

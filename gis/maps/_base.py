@@ -6,6 +6,7 @@ import html as _html
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import cast
 
 import geopandas as gpd
 import numpy as np
@@ -108,8 +109,9 @@ def base_map(bounds: Iterable[float], title: str, options: MapOptions):
         ".cg-legend{bottom:24px;right:10px}.cg-legend i{display:inline-block;width:14px;"
         f"height:14px;margin-right:6px;vertical-align:-2px;border:1px solid #999}}{options.extra_css}</style>"
     )
-    m.get_root().header.add_child(folium.Element(style))
-    m.get_root().html.add_child(
+    root = cast(folium.Figure, m.get_root())  # a folium.Map puts itself in a Figure
+    root.header.add_child(folium.Element(style))
+    root.html.add_child(
         folium.Element(f'<div class="cg-box cg-title" id="cg-title">{_html.escape(title)}</div>')
     )
     return m

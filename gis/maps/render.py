@@ -243,7 +243,7 @@ def _bind_popup(marker, content: str) -> None:
         "{% macro script(this, kwargs) %}{{ this._parent.get_name() }}.bindPopup("
         "{{ this.content|tojson }}, {maxWidth: 320});{% endmacro %}"
     )
-    popup.content = content
+    popup.content = content  # type: ignore[attr-defined]  # branca template value
     marker.add_child(popup)
 
 
@@ -354,7 +354,9 @@ def _workload_layer(m, shown: gpd.GeoDataFrame, fields, aliases, options: MapOpt
 
     t = options.text
     cases = shown["cases"].to_numpy(dtype=float)
-    edges = np.unique(np.quantile(cases, [0.2, 0.4, 0.6, 0.8])) if len(cases) else []
+    edges: np.ndarray | list[float] = (
+        np.unique(np.quantile(cases, [0.2, 0.4, 0.6, 0.8])) if len(cases) else []
+    )
     level = np.searchsorted(edges, cases, side="right")
     group = folium.FeatureGroup(name=t("workload_layer"), show=False).add_to(m)
     _grids_by_class(group, shown, level, WORKLOAD_COLOURS, fields, aliases, 0.8)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 # Diverging Gi* palette (ColorBrewer RdBu, 7 classes): cold blue ← grey → hot red.
 BIN_COLOURS = {
     -3: "#2166ac",
@@ -32,7 +34,8 @@ COMMUNITY_COLOURS = (
 )
 PLAIN_BACKGROUND = "#eef0f3"
 
-TEXT = {
+# Per language: words by key, and under "bins" the words of each Gi* bin.
+TEXT: dict[str, dict[str, Any]] = {
     "zh": {
         "bins": {
             3: "热点 99%",

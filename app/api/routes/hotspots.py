@@ -217,6 +217,7 @@ def _grid_collection(
     }
     if trend:
         prev = service.previous_filter(hot.filter)
+        assert prev.start is not None and prev.end is not None  # previous_filter sets both
         head["previous"] = {"from": prev.start.isoformat(), "to": prev.end.isoformat()}
     # ASCII escapes keep the whole body a 1-byte string: joining and encoding 30 MB stay memcpy.
     start = json.dumps(head, ensure_ascii=True, separators=(",", ":"))[:-1]

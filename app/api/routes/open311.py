@@ -258,7 +258,7 @@ def unknown_resource(request: Request, path: str):
             m
             for r in router.routes
             if isinstance(r, APIRoute) and r.matches(request.scope)[0] is Match.PARTIAL
-            for m in r.methods
+            for m in r.methods or ()
         }
     )
     if allowed:

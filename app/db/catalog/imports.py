@@ -17,6 +17,7 @@ import shapely
 from sqlalchemy import Connection, text
 
 from app.db.components.inventory import PLACE, place_params
+from app.db.session import driver_cursor
 
 SRID = 4326
 CHUNK_ROWS = 50_000
@@ -330,7 +331,7 @@ def _stage(
     if geometry:
         geoms = shapely.set_srid(np.asarray(frame.geometry.values, dtype=object), SRID)
         data["geom"] = shapely.to_wkb(geoms, hex=True, include_srid=True)
-    cursor = conn.connection.driver_connection.cursor()
+    cursor = driver_cursor(conn)
     copy = f"COPY {table} ({', '.join(names)}) FROM STDIN (FORMAT csv)"
     try:
         for start in range(0, len(data), CHUNK_ROWS):

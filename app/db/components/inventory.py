@@ -528,7 +528,7 @@ def summary(conn: Connection, by: str, filters: dict) -> list[dict]:
         GROUP BY 1, 2, 3 ORDER BY 1 NULLS LAST, 3"""),
         params,
     ).all()
-    names = dict(conn.execute(text(names_sql)).all())
+    names: dict[str, str | None] = dict(conn.execute(text(names_sql)).all())
     classes = {
         (r[0], r[1]): (r[2], r[3])
         for r in conn.execute(

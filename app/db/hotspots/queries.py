@@ -16,6 +16,7 @@ import numpy as np
 import shapely
 from sqlalchemy import Connection, text
 
+from app.db.session import driver_cursor
 from app.db.sql import copy_out
 from app.states import is_open
 
@@ -207,7 +208,7 @@ def save_weights(
     buffer = io.StringIO(
         "".join(f"{x}\t{y}\n" for x, y in zip(a.tolist(), b.tolist(), strict=True))
     )
-    cursor = conn.connection.driver_connection.cursor()
+    cursor = driver_cursor(conn)
     cursor.copy_expert(f"COPY {table} ({first}, neighbour_id) FROM STDIN", buffer)
     pairs = (
         len(a) if replace else int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
@@ -248,7 +249,7 @@ def load_pairs(conn: Connection, kind: str) -> tuple[np.ndarray, np.ndarray]:
     """The stored pairs of ``kind`` as two id arrays."""
     table, first = PAIR_TABLES[kind]
     buffer = io.StringIO()
-    cursor = conn.connection.driver_connection.cursor()
+    cursor = driver_cursor(conn)
     cursor.copy_expert(f"COPY {table} ({first}, neighbour_id) TO STDOUT", buffer)
     values = np.array(buffer.getvalue().split(), dtype=np.int64).reshape(-1, 2)
     return values[:, 0], values[:, 1]
@@ -348,7 +349,7 @@ def save_event_segments(
         event_ids.tolist(), segment_ids.tolist(), np.round(distances, 2).tolist(), strict=True
     )
     buffer = io.StringIO("".join(f"{e}\t{s}\t{d}\n" for e, s, d in rows))
-    cursor = conn.connection.driver_connection.cursor()
+    cursor = driver_cursor(conn)
     cursor.copy_expert("COPY event_segment (event_id, segment_id, distance_m) FROM STDIN", buffer)
     total = conn.execute(text("SELECT count(*) FROM event_segment")).scalar_one()
     _record(conn, "event_segment", fingerprint, units, int(total), tolerance_m, last_event_id)

@@ -13,6 +13,7 @@ import pandas as pd
 import shapely
 from sqlalchemy import Connection, text
 
+from app.db.session import driver_cursor
 from app.db.sql import copy_out
 from app.states import is_open
 
@@ -238,7 +239,7 @@ def csv_buffer(rows: Iterable[Sequence]) -> io.StringIO:
 
 def copy_csv(conn: Connection, table: str, columns: Sequence[str], buffer: io.StringIO) -> int:
     """COPY a :func:`csv_buffer` into ``table``; returns the number of rows written."""
-    cursor = conn.connection.driver_connection.cursor()
+    cursor = driver_cursor(conn)
     cursor.copy_expert(
         f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT csv, NULL '\\N')", buffer
     )

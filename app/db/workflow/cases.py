@@ -10,6 +10,8 @@ from datetime import datetime
 
 from sqlalchemy import Connection, text
 
+from app.db.session import driver_cursor
+
 CASE_SELECT = """
 SELECT e.id, e.status, e.source, e.reporter, e.scheme, e.class_kind, e.class_code,
        e.reported_at, e.grid_code, e.unit_id, e.deadline_at, e.closed_at,
@@ -243,7 +245,7 @@ def _copy(conn: Connection, table: str, columns: Sequence[str], rows: Iterable[S
     for row in rows:
         writer.writerow(["" if v is None else v for v in row])
     buffer.seek(0)
-    cursor = conn.connection.driver_connection.cursor()
+    cursor = driver_cursor(conn)
     # Empty CSV fields are NULL (the default for FORMAT csv); quoted "" would be an empty string.
     cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT csv)", buffer)
 

@@ -215,13 +215,13 @@ def issue_token(
     settings: Settings, username: str, minutes: int | None = None, **claims: str
 ) -> str:
     now = datetime.now(UTC)
-    claims = {
+    payload: dict[str, object] = {
         "sub": username,
         "iat": now,
         "exp": now + timedelta(minutes=minutes or settings.token_minutes),
         **claims,
     }
-    return jwt.encode(claims, secret_key(settings), algorithm=ALGORITHM)
+    return jwt.encode(payload, secret_key(settings), algorithm=ALGORITHM)
 
 
 def issue_session(settings: Settings, username: str) -> str:

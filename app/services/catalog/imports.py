@@ -183,7 +183,7 @@ def import_frame(
             job.reject(issues or [Issue(None, "the source has no data rows")])
         issues += required_values(mapped, spec)
         if spec.geometry:
-            seen = {i.row for i in issues if i.column not in spec.fields}
+            seen = {i.row for i in issues if i.row is not None and i.column not in spec.fields}
             issues += geometry_issues(mapped, spec.geometry, skip=seen)
         job.issues = issues
         job.step("validate")

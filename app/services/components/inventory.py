@@ -10,7 +10,7 @@ recorded one field per history row with the actor and, when a case caused it, th
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import geopandas as gpd
 import numpy as np
@@ -100,7 +100,8 @@ def create_component(
         )
     geom = _geometry(data.get("geometry"))
     with engine.begin() as conn:
-        if layer and (known := repo.source_component(conn, layer, source_id)):
+        # source_id is set whenever layer is (checked together above)
+        if layer and (known := repo.source_component(conn, layer, cast(str, source_id))):
             return _row(conn, known), False
         class_code, identifier = _class_and_identifier(conn, scheme, data)
         units = _units(conn, data)
@@ -138,7 +139,7 @@ def create_component(
             settings.street_max_distance_m,
         )
         if layer:
-            repo.add_source(conn, cid, layer, source_id)
+            repo.add_source(conn, cid, layer, cast(str, source_id))
         repo.add_history(
             conn,
             [_history(cid, actor, "created", note=data.get("note"), event_id=data.get("event_id"))],
@@ -292,7 +293,7 @@ def _apply(
         return
     repo.update_component(conn, old["id"], values, settings.street_max_distance_m)
     if "geom" in values:
-        now = repo.lock_component(conn, old["identifier"])
+        now = _locked(conn, old["identifier"])
         for field in ("grid_code", "street_id"):
             if now[field] != old[field]:
                 events.append((field, _str(old[field]), _str(now[field])))
@@ -444,6 +445,8 @@ def _locked(conn: Connection, identifier: str) -> dict:
 
 def _row(conn: Connection, identifier: str) -> dict:
     row = repo.get_component(conn, identifier)
+    if row is None:
+        raise not_found(identifier)
     row["sources"] = repo.sources(conn, row["id"])
     return row
 

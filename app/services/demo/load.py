@@ -67,14 +67,14 @@ def load_demo(
         district.metadata["period"]["end"], tz=settings.timezone
     ) + pd.Timedelta(days=1)
     shift = pd.Timedelta(weeks=max(0, (now - period_end).days // 7))
-    report = import_event_frame(
+    imported = import_event_frame(
         engine,
         settings,
         _event_table(district.events, shift),
         progress=progress,
         source=f"{source}/events",
     )
-    counts["events"] = report.rows_written
+    counts["events"] = imported.rows_written
     outcome = simulate_workflow(engine, settings, until=now)
     counts.update({f"cases {status}": n for status, n in sorted(outcome.items())})
     return counts

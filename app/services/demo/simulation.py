@@ -102,7 +102,8 @@ def simulate_workflow(
         for r in calendar_repo.all_limits(conn, settings.class_scheme):
             limits.setdefault((r["class_kind"], r["class_code"]), {})[r["criterion"]] = r
     walker = _Walker(policy, units, limits, until, seed, settings)
-    case_rows, log_rows, statuses = [], [], Counter()
+    case_rows, log_rows = [], []
+    statuses: Counter[str] = Counter()
     for row in cases:
         state, logs = walker.run(row)
         statuses[state.status] += 1

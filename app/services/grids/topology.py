@@ -112,7 +112,7 @@ def refused(violations: list[dict], preview: dict | None = None) -> TopologyErro
 def from_database(exc: DBAPIError) -> TopologyError | None:
     """The trigger's refusal at COMMIT as a TopologyError (None for any other driver error)."""
     diag = getattr(exc.orig, "diag", None)
-    if getattr(diag, "constraint_name", None) != DB_CONSTRAINT:
+    if diag is None or getattr(diag, "constraint_name", None) != DB_CONSTRAINT:
         return None
     primary = diag.message_primary or ""
     return TopologyError(

@@ -206,7 +206,7 @@ def grid_hotspots(
         index=pd.Index(layer.codes[rows], name="code"),
     )
     frame.insert(0, "community_code", layer.community[rows])
-    if trend:
+    if previous is not None:
         _add_trend(frame, y, previous)
     return GridHotspots(f, frame, layer, rows, fdr)
 
@@ -317,7 +317,7 @@ def _street_frame(engine: Engine, layer: SegmentLayer, f: EventFilter, trend: bo
     frame.index.name = "street_id"
     frame["events"] = y
     frame["per_100m"] = per_100m(y, frame["length_m"].to_numpy())
-    if trend:
+    if previous is not None:
         _add_trend(frame, y, previous)
     return frame
 
@@ -356,7 +356,7 @@ def _segment_frame(
         },
         index=pd.Index(layer.ids[rows], name="segment_id"),
     )
-    if trend:
+    if previous is not None:
         _add_trend(frame, y, previous)
     return frame
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import weakref
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -47,6 +48,7 @@ class SegmentLayer:
     geometry: np.ndarray  # shapely LineStrings, EPSG:4326
 
 
+_Layer = TypeVar("_Layer", GridLayer, SegmentLayer)
 _CACHE: weakref.WeakKeyDictionary[Engine, dict[str, object]] = weakref.WeakKeyDictionary()
 
 
@@ -70,7 +72,9 @@ def _stale(stored: dict | None, fingerprint: str, tolerance_m: float) -> bool:
     )
 
 
-def _cached_layer(engine: Engine, kind: str, layer_type: type, force: bool):
+def _cached_layer(
+    engine: Engine, kind: str, layer_type: type[_Layer], force: bool
+) -> tuple[str, _Layer | None]:
     """(current fingerprint of the ``kind`` weights' rows, the cached layer if still current)."""
     with engine.connect() as conn:
         current = repo.fingerprint(conn, kind)
@@ -129,7 +133,7 @@ def _compute_grid_weights(conn, settings: Settings, force: bool) -> None:
     ids, tol = grids["id"], settings.hotspot_grid_tolerance_m
     series = gpd.GeoSeries(grids["geometry"], crs=4326)
     incremental = not force and stored is not None and stored["tolerance_m"] == tol
-    if incremental:
+    if incremental and stored is not None:
         added = ids > int(stored["fingerprint"].split(":")[1])  # ids above the old maximum
         repo.drop_retired_pairs(conn)
         i, j = queen_contiguity(series, tol, among=added).pairs()
@@ -212,7 +216,8 @@ def match_event_segments(engine: Engine, settings: Settings, *, force: bool = Fa
         stored = repo.stored_weights(conn, "event_segment")
         last = repo.last_event_id(conn)
         replace = force or stored is None or stored["fingerprint"] != layer.fingerprint
-        return replace, (0 if replace else int(stored["last_event_id"] or 0)), last
+        after = 0 if replace or stored is None else int(stored["last_event_id"] or 0)
+        return replace, after, last
 
     with engine.connect() as conn:
         replace, after, last = todo(conn)

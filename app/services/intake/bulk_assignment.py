@@ -227,7 +227,7 @@ def _components(
     def unit(value) -> int | None:
         return None if pd.isna(value) else int(value)
 
-    def record(i: int, pos: int, dist: float, how: str) -> dict:
+    def record(pos: int, dist: float, how: str) -> dict:
         return {
             "component_id": int(c["id"][pos]),
             "component_identifier": c["identifier"][pos],
@@ -250,7 +250,7 @@ def _components(
             _, d = nearest_within(
                 geoms[pos : pos + 1], ids[pos : pos + 1], lon[i : i + 1], lat[i : i + 1], 1e12
             )
-            out[i] = record(i, pos, d[0], "identifier")
+            out[i] = record(pos, d[0], "identifier")
     nearest_rows = is_comp & idents.isna().to_numpy()
     live = (candidates["status"] != "retired").to_numpy()
     by_class = candidates.groupby("class_code", sort=False).indices
@@ -258,12 +258,12 @@ def _components(
         members = np.flatnonzero(nearest_rows)[members]
         of_class = by_class.get(code, np.array([], dtype=np.int64))
         of_class = of_class[live[of_class]]
-        pos, dist = nearest_within(
+        near, dist = nearest_within(
             geoms[of_class], ids[of_class], lon[members], lat[members], settings.component_radius_m
         )
-        for m, p, d in zip(members, pos, dist, strict=True):
+        for m, p, d in zip(members, near, dist, strict=True):
             if p >= 0:
-                out[m] = record(m, of_class[p], d, "nearest")
+                out[m] = record(of_class[p], d, "nearest")
     return out
 
 

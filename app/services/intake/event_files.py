@@ -77,7 +77,8 @@ def read_events(
 
 def _read_ndjson(path: Path) -> tuple[pd.DataFrame, list[RowProblem]]:
     opener = gzip.open if path.name.lower().endswith(".gz") else open
-    records, problems = [], []
+    records: list[dict] = []
+    problems: list[RowProblem] = []
     with opener(path, "rt", encoding="utf-8") as f:
         for n, line in enumerate(f, start=1):
             if not line.strip():
@@ -107,7 +108,8 @@ def _points_from_geometry(frame: gpd.GeoDataFrame) -> tuple[pd.DataFrame, list[R
     geoms = frame.geometry.to_numpy()
     is_point = shapely.get_type_id(geoms) == 0
     problems = [
-        RowProblem(i + 1, "geometry must be a Point", "geometry") for i in np.flatnonzero(~is_point)
+        RowProblem(int(i) + 1, "geometry must be a Point", "geometry")
+        for i in np.flatnonzero(~is_point)
     ]
     lon = np.where(is_point, shapely.get_x(np.where(is_point, geoms, shapely.Point(0, 0))), np.nan)
     lat = np.where(is_point, shapely.get_y(np.where(is_point, geoms, shapely.Point(0, 0))), np.nan)

@@ -67,7 +67,7 @@ async def preview_assignments(
         )
     at = at or datetime.now(UTC)
     results = await assign_points(db, settings, [point_of(r, at) for r in refs])
-    out = []
+    out: list[dict] = []
     for i, (ref, assignment) in enumerate(zip(refs, results, strict=True)):
         if assignment is None:
             out.append(

@@ -137,9 +137,10 @@ def score_row(counts: dict, level: str, settings: Settings) -> dict:
             f"unknown indicators in evaluation weights: {sorted(unknown)}",
         )
     scores = {name: SCORES[name](c, rates, settings) for name in weights}
-    used = {k: w for k, w in weights.items() if scores[k] is not None and w}
+    scored = {k: s for k, s in scores.items() if s is not None}
+    used = {k: w for k, w in weights.items() if k in scored and w}
     composite = (
-        round(sum(scores[k] * w for k, w in used.items()) / sum(used.values()), 2) if used else None
+        round(sum(scored[k] * w for k, w in used.items()) / sum(used.values()), 2) if used else None
     )
     return {
         **c,

@@ -300,8 +300,8 @@ def _effect(case: CaseState, step: Step, policy: Policy) -> dict:
         hours = step.hours or case.pending_hours or 0.0
         assert case.deadline_at is not None and case.limit is not None
         # Extension hours count on the limit's own clock: working hours for working limits.
-        deadline = cal.add(case.deadline_at, hours * 3600, case.limit.working)
-        return {"deadline_at": deadline, "extension_hours": case.extension_hours + hours, **cleared}
+        extended = cal.add(case.deadline_at, hours * 3600, case.limit.working)
+        return {"deadline_at": extended, "extension_hours": case.extension_hours + hours, **cleared}
     if name in ("refuse_extension", "refuse_shelving"):
         return dict(cleared)
     if name == "approve_shelving":
