@@ -39,11 +39,12 @@ from app.services.intake.event_files import check_rows
 from app.settings import Settings
 
 
-def api_outcomes(settings: Settings, points: Sequence[PointRequest]) -> list:
+def api_outcomes(settings: Settings, points: Sequence[PointRequest]) -> list[object]:
     """Per point, what the intake decides: a refusal ``(zh, en)``, None outside, else the
     assignment (the order of `app.services.intake.reports.ReportQueue`)."""
 
     async def run() -> list[dict]:
+        assert settings.database_url is not None
         db = IntakeDatabase(settings.database_url)
         await db.open()
         try:
@@ -52,7 +53,7 @@ def api_outcomes(settings: Settings, points: Sequence[PointRequest]) -> list:
         finally:
             await db.close()
 
-    out = []
+    out: list[object] = []
     for p, f in zip(points, asyncio.run(run()), strict=True):
         assert f["class"] is not None, (p.kind, p.code)
         if (e := component_refusal(settings.class_scheme, p, f)) is not None:
@@ -62,7 +63,9 @@ def api_outcomes(settings: Settings, points: Sequence[PointRequest]) -> list:
     return out
 
 
-def bulk_outcomes(engine: Engine, settings: Settings, points: Sequence[PointRequest]) -> list:
+def bulk_outcomes(
+    engine: Engine, settings: Settings, points: Sequence[PointRequest]
+) -> list[object]:
     """Per point, what the bulk importer decides for the same points as one file."""
     frame = pd.DataFrame(
         {
@@ -83,7 +86,7 @@ def bulk_outcomes(engine: Engine, settings: Settings, points: Sequence[PointRequ
     refused = {
         p.row: (p.reason_zh, p.reason) for p in problems if p.column == "component_identifier"
     }
-    out = []
+    out: list[object] = []
     for row, f in zip(rows.itertuples(index=False), facts, strict=True):
         if row.row in refused:
             out.append(refused[row.row])

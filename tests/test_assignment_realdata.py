@@ -240,7 +240,8 @@ def cambridge_sample(engine, grids: gpd.GeoDataFrame, rng) -> list[PointRequest]
         ).all()
     for lon, lat, at in crashes:
         later = at + pd.Timedelta(days=float(rng.uniform(0, 8)))
-        points.append(PointRequest(*near(lon, lat, rng.uniform(0, 60)), "event", "0499", later))
+        x, y = near(lon, lat, rng.uniform(0, 60))
+        points.append(PointRequest(x, y, "event", "0499", later))
     at = pd.Timestamp("2016-07-01T12:00:00Z").to_pydatetime()
     for n, (ident, lon, lat) in enumerate(lights):
         x, y = near(lon, lat, rng.uniform(0, 40 if n < 120 else 150))
@@ -255,7 +256,8 @@ def cambridge_sample(engine, grids: gpd.GeoDataFrame, rng) -> list[PointRequest]
     corners = [shapely.get_coordinates(g)[0] for g in grids.sample(60, random_state=1).geometry]
     for lon, lat in corners:
         points.append(PointRequest(lon, lat, "event", "0499", at))
-        points.append(PointRequest(*near(lon, lat, 0.3), "event", "0499", at))
+        x, y = near(lon, lat, 0.3)
+        points.append(PointRequest(x, y, "event", "0499", at))
     x0, y0, x1, y1 = grids.total_bounds
     for lon, lat in zip(
         rng.uniform(x0 - 0.01, x1 + 0.01, 150), rng.uniform(y0 - 0.01, y1 + 0.01, 150), strict=True

@@ -89,11 +89,17 @@ def _map_popups(client, at: datetime) -> dict[int, str]:
     r = client.get("/maps/supervisor", params={"grid": sd.A1, "at": at.isoformat()})
     assert r.status_code == 200, r.text
     popups = [json.loads(p) for p in re.findall(r'bindPopup\(("(?:[^"\\]|\\.)*")', r.text)]
-    return {int(re.search(r"<b>\S+ (\d+)</b>", p)[1]): p for p in popups}
+    return {int(_found(r"<b>\S+ (\d+)</b>", p)): p for p in popups}
+
+
+def _found(pattern: str, text: str) -> str:
+    match = re.search(pattern, text)
+    assert match, pattern
+    return match[1]
 
 
 def _light_of(popup: str) -> str:
-    colour = re.search(r"color:(#[0-9a-f]{6})'>●", popup)[1]
+    colour = _found(r"color:(#[0-9a-f]{6})'>●", popup)
     return {v: k for k, v in LIGHT_COLOURS.items()}[colour]
 
 

@@ -100,7 +100,7 @@ def describe(request: Request, exc: Exception) -> Problem:
             "http-error",
             str(exc.detail),
             str(exc.detail),
-            headers=exc.headers or {},
+            headers=dict(exc.headers or {}),
         )
     if isinstance(exc, DBAPIError) and _sqlstate(exc) in INPUT_SQLSTATES:
         # A value PostgreSQL refuses that the API's own checks let through: still the

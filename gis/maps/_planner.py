@@ -115,7 +115,7 @@ def drawing_tools(m, options: MapOptions = MapOptions(), *, assets: dict[str, st
             " if (typeof b[k] === 'object') merge(a[k] = a[k] || {}, b[k]); else a[k] = b[k];"
             " } })(L.drawLocal, {{ this.strings|tojson }});{% endmacro %}"
         )
-        local.strings = DRAW_LOCAL_ZH
+        local.strings = DRAW_LOCAL_ZH  # type: ignore[attr-defined]  # branca template value
         m.add_child(local)
     if assets:
         draw.default_js = [("leaflet_draw_js", assets["js"])]

@@ -272,7 +272,7 @@ def _class_names(
 ) -> dict[tuple[str, str], tuple[str, str | None]]:
     """(scheme, class code) → (name, English name) of every candidate component's class: the
     file's classes are known; a component named by identifier may be of any class or scheme."""
-    out = {
+    out: dict[tuple[str, str], tuple[str, str | None]] = {
         (settings.class_scheme, code): (row["name"], row["name_en"])
         for (kind, code), row in classes.items()
         if kind == "component"
