@@ -486,3 +486,64 @@ def test_cli_export_is_standalone_and_renders_offline(server, tmp_path) -> None:
             cli, ["maps", "export", kind, "--out", str(tmp_path / f"{kind}.html"), *extra], env=env
         )
         assert result.exit_code == (0 if kind == "planner" else 1), result.output
+
+
+HOSTILE = '<img src=x onerror="window.__xss=1">`${window.__xss=2}`'
+
+
+def test_hostile_names_stay_text_in_every_map(server, tmp_path) -> None:
+    """Names planners and imports write (classes, communities, streets) reach tooltips and
+    popups: in HTML and in JavaScript template literals they must stay text."""
+    base, _, engine = server
+    who, _, _ = _supervisors(engine)
+    with engine.begin() as conn:
+        saved = {
+            "class": conn.execute(text("SELECT code, name FROM classification")).all(),
+            "area": conn.execute(text("SELECT code, name FROM admin_area")).all(),
+            "street": conn.execute(text("SELECT id, name FROM street")).all(),
+        }
+        conn.execute(text("UPDATE classification SET name = :h || code"), {"h": HOSTILE})
+        conn.execute(text("UPDATE admin_area SET name = :h || code"), {"h": HOSTILE})
+        conn.execute(text("UPDATE street SET name = :h || id"), {"h": HOSTILE})
+    cookie = sign_in(base, engine, "dispatcher-hostile", "dispatcher", "planner")
+    pages = [
+        f"/maps/supervisor?supervisor={who}&at=2026-10-31T12:00:00",
+        "/maps/hotspots?from=2026-01-01&to=2026-06-30",
+        "/maps/planner",
+    ]
+    try:
+        for path in pages:
+            with browser_page(base + path, cookie) as page:
+                page.goto(base + path, wait_until="load", timeout=120_000)
+                # Open every tooltip and popup, so their HTML is built (folium builds some
+                # only when shown).
+                opened = page.evaluate(
+                    """() => { let n = 0;
+                    for (const k of Object.keys(window).filter(k => k.startsWith('map_'))) {
+                      window[k].eachLayer(l => {
+                        if (l.getTooltip && l.getTooltip() && (l.getLatLng || l.getBounds)) {
+                          try { l.openTooltip(); n++; } catch (e) {} }
+                        if (l.getPopup && l.getPopup() && l.getLatLng) {
+                          try { l.openPopup(); n++; } catch (e) {} }
+                      }); }
+                    return n; }"""
+                )
+                assert opened > 0, path
+                assert page.evaluate("window.__xss") is None, path
+                html = page.content()
+                assert "window.__xss" in html, path  # the names are there, as text
+    finally:
+        with engine.begin() as conn:
+            for code, name in saved["class"]:
+                conn.execute(
+                    text("UPDATE classification SET name = :n WHERE code = :c"),
+                    {"n": name, "c": code},
+                )
+            for code, name in saved["area"]:
+                conn.execute(
+                    text("UPDATE admin_area SET name = :n WHERE code = :c"), {"n": name, "c": code}
+                )
+            for sid, name in saved["street"]:
+                conn.execute(
+                    text("UPDATE street SET name = :n WHERE id = :i"), {"n": name, "i": sid}
+                )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html as _html
 import json
 from collections.abc import Iterable
@@ -69,6 +70,62 @@ def feature_collection(frame: gpd.GeoDataFrame, columns: list[str]) -> dict:
         for g, r in zip(geoms, records.to_dict("records"), strict=True)
     ]
     return {"type": "FeatureCollection", "features": feats}
+
+
+def safe_text(value: object) -> str:
+    """``value`` as text that stays text in HTML and inside a JavaScript template literal
+    (folium writes tooltips into `…` literals: a backtick or ``${`` would end or run code).
+
+    >>> safe_text("<img src=x onerror=alert(1)> `${x}`")
+    '&lt;img src=x onerror=alert(1)&gt; &#96;&#36;{x}&#96;'
+    """
+    text = _html.escape(str(value))
+    return text.replace("`", "&#96;").replace("$", "&#36;").replace("\\", "&#92;")
+
+
+# folium's GeoJsonTooltip writes feature properties into innerHTML unescaped; this one escapes
+# each value (and label) in the browser first.
+_ESCAPE_JS = (
+    "let esc = s => String(s).replace(/[&<>\"'`$\\\\]/g, c => '&#' + c.charCodeAt(0) + ';');\n"
+)
+
+
+def geojson_tooltip(fields: list[str], **kwargs):
+    """A folium GeoJsonTooltip that shows property values as text, never as HTML."""
+    return _tooltip_class()(fields, **kwargs)
+
+
+@functools.cache
+def _tooltip_class():
+    import folium
+    from folium.template import Template  # folium's filters (tojavascript)
+
+    base = folium.GeoJsonTooltip
+    template_text = (
+        "{% macro script(this, kwargs) %}{{ this._parent.get_name() }}.bindTooltip("
+        + _escaping(folium.features.GeoJsonDetail.base_template)
+        + ",{{ this.tooltip_options | tojavascript }});{% endmacro %}"
+    )
+
+    class EscapedTooltip(base):  # type: ignore[misc, valid-type]
+        _template = Template(template_text)
+
+    return EscapedTooltip
+
+
+def _escaping(template: str) -> str:
+    marks = ("let handleObject", "${aliases[i]", "${handleObject(")
+    if not all(mark in template for mark in marks):  # folium changed: fail loudly, not open
+        raise RuntimeError("folium's GeoJsonDetail template changed; update _escaping")
+    return (
+        template.replace("let handleObject", _ESCAPE_JS + "    let handleObject", 1)
+        .replace("${aliases[i]", "${esc(aliases[i])", 1)
+        .replace(
+            "${handleObject(layer.feature.properties[v])",
+            "${esc(handleObject(layer.feature.properties[v]))",
+            1,
+        )
+    )
 
 
 def _plain(row: dict) -> dict:

@@ -33,6 +33,8 @@ from gis.maps._base import (
     check_wgs84,
     display_frame,
     feature_collection,
+    geojson_tooltip,
+    safe_text,
 )
 from gis.maps.text import (
     BIN_COLOURS,
@@ -89,7 +91,7 @@ def hotspot_map(
                 "weight": 0.5,
                 "fillOpacity": 0.35,
             },
-            tooltip=folium.GeoJsonTooltip(["name"], labels=False),
+            tooltip=geojson_tooltip(["name"], labels=False),
         ).add_to(group)
     for b in sorted(BIN_COLOURS):
         part = shown[shown["bin"] == b]
@@ -108,7 +110,7 @@ def hotspot_map(
             control=False,
             style_function=lambda _, s=style: s,
             zoom_on_click=False,
-            tooltip=folium.GeoJsonTooltip(
+            tooltip=geojson_tooltip(
                 ["code", "events", "z"], aliases=[t("code"), t("events"), t("z")]
             ),
         ).add_to(group)
@@ -141,7 +143,9 @@ def _top_streets(m, streets: gpd.GeoDataFrame, options: MapOptions) -> None:
     t = options.text
     group = folium.FeatureGroup(name=t("streets_layer"), show=True).add_to(m)
     for row in streets.itertuples():
-        label = f"{row.rank}. {row.name}: {row.events} {t('events')} ({row.per_100m:.1f} {t('per_100m')})"
+        label = safe_text(
+            f"{row.rank}. {row.name}: {row.events} {t('events')} ({row.per_100m:.1f} {t('per_100m')})"
+        )
         coords = [
             [[y, x] for x, y in part.coords]
             for part in getattr(row.geometry, "geoms", [row.geometry])
@@ -188,7 +192,7 @@ def supervisor_map(
         folium.GeoJson(
             feature_collection(streets, ["name"]),
             style_function=lambda _: {"color": "#8c8c8c", "weight": 2},
-            tooltip=folium.GeoJsonTooltip(["name"], labels=False),
+            tooltip=geojson_tooltip(["name"], labels=False),
         ).add_to(lines)
     folium.GeoJson(
         feature_collection(grids, ["code", "community_name"]),
@@ -199,9 +203,7 @@ def supervisor_map(
             "fillColor": "#c6dbef",
             "fillOpacity": 0.25,
         },
-        tooltip=folium.GeoJsonTooltip(
-            ["code", "community_name"], aliases=[t("code"), t("community")]
-        ),
+        tooltip=geojson_tooltip(["code", "community_name"], aliases=[t("code"), t("community")]),
     ).add_to(m)
     if components is not None and len(components):
         parts = folium.FeatureGroup(name=t("components_layer"), show=True).add_to(m)
@@ -213,7 +215,9 @@ def supervisor_map(
                 color="#525252" if not broken else "#984ea3",
                 fill=True,
                 weight=1,
-                tooltip=f"{t('component')} {row.identifier} {row.class_name} · {row.status}",
+                tooltip=safe_text(
+                    f"{t('component')} {row.identifier} {row.class_name} · {row.status}"
+                ),
             ).add_to(parts)
     layer = folium.FeatureGroup(name=t("cases_layer"), show=True).add_to(m)
     for row in cases.itertuples():
@@ -225,7 +229,7 @@ def supervisor_map(
             fill=True,
             fill_color=LIGHT_COLOURS[row.light],
             fill_opacity=0.95,
-            tooltip=f"{t('case')} {row.id}: {row.class_name}",
+            tooltip=safe_text(f"{t('case')} {row.id}: {row.class_name}"),
         ).add_to(layer)
         _bind_popup(marker, _case_popup(row, case_url, options))
     add_legend(m, t("legend_light"), [(LIGHT_COLOURS[k], v) for k, v in t("lights").items()])
@@ -340,7 +344,7 @@ def planner_map(
             feature_collection(display_frame(streets, options), ["name"]),
             name=t("streets_layer_all"),
             style_function=lambda _: {"color": "#ffffff", "weight": 2.5, "opacity": 0.9},
-            tooltip=folium.GeoJsonTooltip(["name"], labels=False),
+            tooltip=geojson_tooltip(["name"], labels=False),
         ).add_to(m)
     for hook in extend:
         hook(m)
@@ -392,7 +396,7 @@ def _grids_by_class(group, shown, classes, palette, fields, aliases, opacity: fl
                 "fillOpacity": opacity,
             },
             zoom_on_click=False,
-            tooltip=folium.GeoJsonTooltip(fields, aliases=aliases),
+            tooltip=geojson_tooltip(fields, aliases=aliases),
         ).add_to(group)
 
 
