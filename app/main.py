@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 from sqlalchemy.orm import sessionmaker
 
+from app.api.openapi import install_openapi
 from app.api.problems import install_problem_handlers
 from app.api.routes import (
     areas,
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_problem_handlers(app)
+    install_openapi(app)
     app.add_middleware(AuditWrites)
     for router in _routers():
         app.include_router(router)
