@@ -9,12 +9,23 @@ from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
 from app.api.deps import EngineDep, SettingsDep
+from app.api.openapi import with_problems
+from app.schemas.evaluation import Evaluation
 from app.services.workflow import evaluation as service
 
 router = APIRouter(prefix="/api/v1/evaluation", tags=["evaluation 绩效评价"])
 
 
-@router.get("", summary="绩效评价 / indicators, composite score and grade")
+# format=csv / md answer the same table as text.
+TEXT = {"schema": {"type": "string"}}
+
+
+@router.get(
+    "",
+    response_model=Evaluation,
+    responses=with_problems({200: {"content": {"text/csv": TEXT, "text/markdown": TEXT}}}),
+    summary="绩效评价 / indicators, composite score and grade",
+)
 def read_evaluation(
     engine: EngineDep,
     settings: SettingsDep,

@@ -5,14 +5,16 @@ from typing import Literal
 from fastapi import APIRouter, Request
 
 from app.api.deps import SessionDep
+from app.api.openapi import problems
 from app.api.paging import PageDep
 from app.db.catalog import reads as repo
+from app.schemas.units import Unit, UnitList
 from app.services.catalog import reads as service
 
 router = APIRouter(prefix="/api/v1/units", tags=["units 责任单位"])
 
 
-@router.get("", summary="责任单位列表 / list units")
+@router.get("", response_model=UnitList, responses=problems(), summary="责任单位列表 / list units")
 def read_units(
     request: Request,
     session: SessionDep,
@@ -23,6 +25,8 @@ def read_units(
     return {"numberMatched": matched, "numberReturned": len(rows), "items": rows}
 
 
-@router.get("/{code}", summary="责任单位详情 / one unit")
+@router.get(
+    "/{code}", response_model=Unit, responses=problems(404), summary="责任单位详情 / one unit"
+)
 def read_unit(session: SessionDep, code: str):
     return service.get_unit(session, code)
