@@ -50,7 +50,9 @@ def expected_problems(route: APIRoute) -> set[int]:
         statuses.add(401)
     if any(_role_check(c) for c in calls):
         statuses.add(403)
-    if "{" in route.path and route.path not in NOT_LOOKUPS:  # looks something up by id or code (Open311: also the format)
+    if (
+        "{" in route.path and route.path not in NOT_LOOKUPS
+    ):  # looks something up by id or code (Open311: also the format)
         statuses.add(404)
     if limit_public_writes in calls:
         statuses.add(429)
