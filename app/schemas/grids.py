@@ -115,7 +115,7 @@ class GridEdit(BaseModel):
     note: str | None
     retired_codes: list[str] | None
     started_codes: list[str] | None
-    summary: dict[str, Any] | None = Field(..., description="what the edit moved (as stored)")
+    summary: Any = Field(..., description="what the edit moved (as stored)")
 
 
 class Renumbering(BaseModel):

@@ -108,7 +108,7 @@ class LogEntry(BaseModel):
     from_status: str | None
     to_status: str | None
     note: str | None
-    data: dict[str, Any] | None = Field(..., description="the action's details, as stored")
+    data: Any = Field(..., description="the action's details, as stored")
 
 
 class CaseLog(BaseModel):
