@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from sqlalchemy.orm import sessionmaker
 
 from app.api import audit
+from app.api.openapi import install_openapi
 from app.api.params import refuse_bad_input
 from app.api.problems import install_problem_handlers
 from app.api.routes import (
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_problem_handlers(app)
+    install_openapi(app)
     app.add_middleware(AuditWrites)
     for router in _routers():
         app.include_router(router)

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import Depends, Query
 from pydantic import BaseModel
 
-from app.schemas.common import OFFSET_MAX
+from app.schemas.values import OFFSET_MAX
 
 
 class Page(BaseModel):

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
-from app.schemas.common import Moment, Text
+from app.schemas.values import Moment, Text
 
 # A contact is a few short fields (name, phone, e-mail): not a place to store a file.
 ContactKey = Annotated[Text, Field(max_length=40)]
@@ -152,3 +152,34 @@ class EventOut(BaseModel):
     component_identifier: str | None
     deadline_at: datetime | None
     assignment: dict[str, Any] | None
+
+
+class Assignment(BaseModel):
+    """Where one point falls and who must act: grid, areas, street, unit, deadline and
+    possible duplicates, each with its reason (zh/en). Open-ended: the parts present depend
+    on what the point meets (e.g. ``component`` for a component case)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    grid: dict[str, Any] | None = None
+    unit: dict[str, Any] | None = None
+    deadline: dict[str, Any] | None = None
+
+
+class AssignedPoint(BaseModel):
+    """One previewed point: inside the managed area or not, and its assignment."""
+
+    index: int = Field(..., description="position in the request's points")
+    lon: float
+    lat: float
+    inside: bool
+    reason: str | None = Field(None, description="outside points only: why")
+    reason_en: str | None = None
+    assignment: Assignment | None = Field(None, description="inside points only")
+
+
+class AssignResults(BaseModel):
+    """The assignment preview of every point; nothing is stored."""
+
+    count: int
+    results: list[AssignedPoint]

@@ -8,13 +8,21 @@ from fastapi.security import OAuth2PasswordRequestForm
 from app.api.audit import audit_object
 from app.api.auth import CurrentUser
 from app.api.deps import EngineDep, SettingsDep
+from app.api.openapi import problems
 from app.api.ratelimit import client_address
+from app.schemas.auth import Me, Token
 from app.services.accounts import users as service
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth 登录"])
 
 
-@router.post("/token", summary="登录获取令牌 / sign in for a bearer token")
+# A wrong password is a 401 like a missing token.
+@router.post(
+    "/token",
+    response_model=Token,
+    responses=problems(401),
+    summary="登录获取令牌 / sign in for a bearer token",
+)
 def create_token(
     request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
@@ -33,7 +41,7 @@ def create_token(
     }
 
 
-@router.get("/me", summary="当前用户 / who am I")
+@router.get("/me", response_model=Me, responses=problems(401), summary="当前用户 / who am I")
 def read_me(user: CurrentUser):
     return {
         "username": user.username,

@@ -5,22 +5,31 @@ from urllib.parse import unquote
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, Field
 
 from app.api.audit import audit_object
 from app.api.auth import CurrentUser, acting_as, require
 from app.api.deps import EngineDep, SettingsDep
 from app.api.geojson import GeoJSONResponse, feature_collection, features_from_rows, parse_bbox
+from app.api.openapi import problems, with_problems
 from app.api.paging import PageDep
 from app.errors import ForbiddenError, InvalidInputError
-from app.schemas.common import OFFSET_MAX
+from app.schemas.components import (
+    ComponentCases,
+    ComponentFeature,
+    ComponentHistory,
+    ComponentIn,
+    ComponentPage,
+    ComponentPatch,
+    ComponentSummary,
+    Status,
+)
+from app.schemas.values import OFFSET_MAX
 from app.services.accounts.users import User
 from app.services.components import inventory as service
 from app.services.components import reads
 from app.services.grids.lookup import check_grid_code
 
 router = APIRouter(prefix="/api/v1/components", tags=["components 部件"])
-Status = Literal["in_service", "damaged", "missing", "occupied", "retired"]
 Format = Literal["geojson", "csv"]
 
 
@@ -73,40 +82,8 @@ def component_filters(
 
 
 FiltersDep = Annotated[dict, Depends(component_filters)]
-
-
-class ComponentIn(BaseModel):
-    """A new component: class (or a given identifier) and where it stands."""
-
-    class_code: str | None = Field(None, pattern="^[0-9]{4,5}$", examples=["0118"])
-    identifier: str | None = Field(
-        None, pattern="^[0-9]{16,17}$", description="keep an identifier issued elsewhere"
-    )
-    geometry: dict = Field(..., examples=[{"type": "Point", "coordinates": [120.6, 31.3]}])
-    district_code: str | None = Field(
-        None, pattern="^[0-9]{6}$", description="when the point lies in no stored district"
-    )
-    status: Status | None = None
-    owner_unit_code: str | None = None
-    maintainer_unit_code: str | None = None
-    attributes: dict[str, Any] | None = None
-    source_layer: str | None = Field(None, description="with source_id: idempotent creation")
-    source_id: str | None = None
-    note: str | None = None
-    actor: str | None = None
-
-
-class ComponentPatch(BaseModel):
-    """Changes; fields left out stay as they are (null clears a unit, removes an attribute)."""
-
-    status: Status | None = None
-    owner_unit_code: str | None = None
-    maintainer_unit_code: str | None = None
-    attributes: dict[str, Any] | None = None
-    geometry: dict | None = None
-    event_id: int | None = Field(None, description="the case that caused the change")
-    note: str | None = None
-    actor: str | None = None
+# format=csv (or Accept: text/csv) answers the same rows as CSV, UTF-8 with a BOM.
+CSV = {200: {"content": {"text/csv": {"schema": {"type": "string", "format": "binary"}}}}}
 
 
 def _wants_csv(request: Request, format_: Format | None) -> bool:
@@ -121,7 +98,13 @@ def _csv_response(body, name: str) -> StreamingResponse:
     )
 
 
-@router.get("", response_class=GeoJSONResponse, summary="部件列表 / list components")
+@router.get(
+    "",
+    response_class=GeoJSONResponse,
+    response_model=ComponentPage,
+    responses=with_problems(CSV),
+    summary="部件列表 / list components",
+)
 def read_components(
     request: Request,
     engine: EngineDep,
@@ -146,7 +129,12 @@ def read_components(
     return GeoJSONResponse(feature_collection(request, features, matched, limit, offset))
 
 
-@router.get("/summary", summary="部件统计 / counts per class per grid, community or street")
+@router.get(
+    "/summary",
+    response_model=ComponentSummary,
+    responses=with_problems(CSV),
+    summary="部件统计 / counts per class per grid, community or street",
+)
 def read_summary(
     request: Request,
     engine: EngineDep,
@@ -167,6 +155,18 @@ def read_summary(
     "",
     status_code=201,
     response_class=GeoJSONResponse,
+    response_model=ComponentFeature,
+    responses=with_problems(
+        {
+            200: {
+                "description": "同一来源已导入过 / replay: the source was imported before",
+                "model": ComponentFeature,
+            }
+        },
+        401,
+        403,
+        409,
+    ),
     summary="新增部件 / add a component (identifier generated)",
 )
 def create_component(
@@ -189,7 +189,13 @@ def create_component(
     )
 
 
-@router.get("/{identifier}", response_class=GeoJSONResponse, summary="部件详情 / one component")
+@router.get(
+    "/{identifier}",
+    response_class=GeoJSONResponse,
+    response_model=ComponentFeature,
+    responses=problems(404),
+    summary="部件详情 / one component",
+)
 def read_component(engine: EngineDep, identifier: str):
     row = reads.get_component(engine, identifier)
     return GeoJSONResponse(features_from_rows([row], "identifier")[0])
@@ -198,6 +204,8 @@ def read_component(engine: EngineDep, identifier: str):
 @router.patch(
     "/{identifier}",
     response_class=GeoJSONResponse,
+    response_model=ComponentFeature,
+    responses=problems(401, 403, 404, 409),
     summary="修改部件（状态、权属/养护单位、属性、位置）/ change a component",
 )
 def update_component(
@@ -224,6 +232,8 @@ def update_component(
 @router.delete(
     "/{identifier}",
     response_class=GeoJSONResponse,
+    response_model=ComponentFeature,
+    responses=problems(401, 403, 404, 409),
     summary="注销部件（保留历史，标识码不再使用）/ retire a component",
 )
 def retire_component(
@@ -238,13 +248,23 @@ def retire_component(
     return GeoJSONResponse(features_from_rows([row], "identifier")[0])
 
 
-@router.get("/{identifier}/history", summary="部件变更历史 / a component's history")
+@router.get(
+    "/{identifier}/history",
+    response_model=ComponentHistory,
+    responses=problems(404),
+    summary="部件变更历史 / a component's history",
+)
 def read_history(identifier: str, engine: EngineDep):
     items = reads.component_history(engine, identifier)
     return {"identifier": identifier, "count": len(items), "items": items}
 
 
-@router.get("/{identifier}/cases", summary="部件相关案件 / cases about a component")
+@router.get(
+    "/{identifier}/cases",
+    response_model=ComponentCases,
+    responses=problems(401, 404),
+    summary="部件相关案件 / cases about a component",
+)
 def read_cases(identifier: str, engine: EngineDep, page: PageDep, _: CurrentUser):
     # Case descriptions are free text about people and places: staff only.
     items, matched = reads.component_cases(engine, identifier, page.limit, page.offset)

@@ -3,34 +3,19 @@
 from typing import Literal
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, Field
 
 from app.api.audit import audit_object
 from app.api.auth import require
 from app.api.deps import EngineDep, SettingsDep
+from app.api.openapi import problems
 from app.api.paging import PageDep
-from app.schemas.events import ClassRef
+from app.schemas.dispatch_rules import Coverage, Rule, RuleCreate, RuleList, RuleUpdate
 from app.services.intake import dispatch_rules as service
 
 router = APIRouter(prefix="/api/v1/dispatch-rules", tags=["dispatch rules 派遣规则"])
 
 
-class RuleCreate(ClassRef):
-    area_code: str = Field(
-        ...,
-        pattern=r"^([0-9]{6}|[0-9]{9}|[0-9]{12}|[0-9]{15})$",
-        description="区 6 / 街道 9 / 社区 12 / 网格 15 位编码",
-    )
-    unit_code: str = Field(..., min_length=1, max_length=32)
-    note: str | None = Field(None, max_length=1000)
-
-
-class RuleUpdate(BaseModel):
-    unit_code: str | None = Field(None, min_length=1, max_length=32)
-    note: str | None = Field(None, max_length=1000)
-
-
-@router.get("", summary="派遣规则列表 / list rules")
+@router.get("", response_model=RuleList, responses=problems(), summary="派遣规则列表 / list rules")
 def read_rules(
     engine: EngineDep,
     settings: SettingsDep,
@@ -42,7 +27,12 @@ def read_rules(
     return {"numberMatched": total, "numberReturned": len(rows), "items": rows}
 
 
-@router.get("/coverage", summary="落到属地兜底的分类 / classes falling through to the fallback")
+@router.get(
+    "/coverage",
+    response_model=Coverage,
+    responses=problems(),
+    summary="落到属地兜底的分类 / classes falling through to the fallback",
+)
 def read_coverage(
     engine: EngineDep,
     settings: SettingsDep,
@@ -60,7 +50,14 @@ def read_coverage(
 EDITORS = require("dispatcher", "shift_leader")
 
 
-@router.post("", status_code=201, summary="新增派遣规则 / add a rule", dependencies=[EDITORS])
+@router.post(
+    "",
+    status_code=201,
+    response_model=Rule,
+    responses=problems(401, 403, 409),
+    summary="新增派遣规则 / add a rule",
+    dependencies=[EDITORS],
+)
 def create_rule(body: RuleCreate, engine: EngineDep, settings: SettingsDep, response: Response):
     rule = service.create_rule(
         engine,
@@ -76,12 +73,20 @@ def create_rule(body: RuleCreate, engine: EngineDep, settings: SettingsDep, resp
     return rule
 
 
-@router.get("/{rule_id}", summary="派遣规则详情 / one rule")
+@router.get(
+    "/{rule_id}", response_model=Rule, responses=problems(404), summary="派遣规则详情 / one rule"
+)
 def read_rule(rule_id: int, engine: EngineDep):
     return service.get_rule(engine, rule_id)
 
 
-@router.patch("/{rule_id}", summary="修改派遣规则 / change a rule", dependencies=[EDITORS])
+@router.patch(
+    "/{rule_id}",
+    response_model=Rule,
+    responses=problems(401, 403, 404),
+    summary="修改派遣规则 / change a rule",
+    dependencies=[EDITORS],
+)
 def update_rule(rule_id: int, body: RuleUpdate, engine: EngineDep):
     return service.update_rule(
         engine, rule_id, body.unit_code, body.note, "note" in body.model_fields_set
@@ -89,7 +94,12 @@ def update_rule(rule_id: int, body: RuleUpdate, engine: EngineDep):
 
 
 @router.delete(
-    "/{rule_id}", status_code=204, summary="删除派遣规则 / delete a rule", dependencies=[EDITORS]
+    "/{rule_id}",
+    status_code=204,
+    response_class=Response,
+    responses=problems(401, 403, 404),
+    summary="删除派遣规则 / delete a rule",
+    dependencies=[EDITORS],
 )
 def delete_rule(rule_id: int, engine: EngineDep) -> Response:
     service.delete_rule(engine, rule_id)

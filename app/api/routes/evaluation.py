@@ -9,14 +9,27 @@ from fastapi.responses import PlainTextResponse
 
 from app.api.auth import OptionalUser, ensure_signed_in
 from app.api.deps import EngineDep, SettingsDep
-from app.schemas.common import Day
+from app.api.openapi import with_problems
+from app.schemas.evaluation import Evaluation
+from app.schemas.values import Day
 from app.services.workflow import evaluation as service
 
 router = APIRouter(prefix="/api/v1/evaluation", tags=["evaluation 绩效评价"])
 EVALUATION_READERS = ("analyst", "shift_leader")
 
 
-@router.get("", summary="绩效评价 / indicators, composite score and grade")
+# format=csv / md answer the same table as text.
+TEXT = {"schema": {"type": "string"}}
+
+
+@router.get(
+    "",
+    response_model=Evaluation,
+    responses=with_problems(
+        {200: {"content": {"text/csv": TEXT, "text/markdown": TEXT}}}, 401, 403
+    ),
+    summary="绩效评价 / indicators, composite score and grade",
+)
 def read_evaluation(
     engine: EngineDep,
     settings: SettingsDep,

@@ -18,11 +18,12 @@ from app.api.auth import (
     require,
 )
 from app.api.deps import EngineDep, IntakeDep, ReportsDep, SettingsDep
+from app.api.openapi import problems
 from app.api.params import NUL, check_input, has_nul
 from app.api.ratelimit import client_address, count
 from app.api.responses import FastJSONResponse, model_response
 from app.errors import InvalidInputError
-from app.schemas.events import AssignRequest, EventCreate, EventOut
+from app.schemas.events import AssignRequest, AssignResults, EventCreate, EventOut
 from app.services.intake import events as service
 
 router = APIRouter(prefix="/api/v1/events", tags=["events 案件"])
@@ -118,14 +119,25 @@ router.add_api_route(
     create_event,
     methods=["POST"],
     status_code=201,
+    # The handler returns a Response (model_response): the model documents the answer and
+    # FastAPI validates nothing per request.
     response_model=EventOut,
+    responses={
+        200: {"description": "幂等重放 / replay of an earlier report", "model": EventOut},
+        **problems(401, 403, 409),
+    },
     summary="上报事件 / report an event",
     dependencies=[require(*REPORTERS)],
     route_class_override=ReportRoute,
 )
 
 
-@router.post("/assign", summary="预览分派（不保存）/ assign points without storing")
+@router.post(
+    "/assign",
+    response_model=AssignResults,
+    responses=problems(429),
+    summary="预览分派（不保存）/ assign points without storing",
+)
 async def assign_events(
     request: Request,
     body: AssignRequest,
@@ -143,6 +155,11 @@ async def assign_events(
     return FastJSONResponse({"count": len(results), "results": results})
 
 
-@router.get("/{event_id}", response_model=EventOut, summary="案件详情 / one case")
+@router.get(
+    "/{event_id}",
+    response_model=EventOut,
+    responses=problems(401, 404),
+    summary="案件详情 / one case",
+)
 def read_event(event_id: int, engine: EngineDep, user: CurrentUser):
     return service.get_event(engine, event_id, user)

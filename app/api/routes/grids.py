@@ -8,7 +8,6 @@ user, with the body's optional ``actor`` (on whose behalf) in brackets.
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
 
 from app.api.audit import audit_object
 from app.api.auth import acting_as, require
@@ -20,8 +19,23 @@ from app.api.geojson import (
     features_from_rows,
     parse_bbox,
 )
+from app.api.openapi import problems
 from app.api.paging import PageDep
-from app.schemas.common import Moment
+from app.schemas.grids import (
+    CreateBody,
+    GridEditBody,
+    GridEditResult,
+    GridFeature,
+    GridHistory,
+    GridPage,
+    MergeBody,
+    RenumberBody,
+    ReshapeBody,
+    RetireBody,
+    SplitBody,
+    ValidationReport,
+)
+from app.schemas.values import Moment
 from app.services.accounts.users import User
 from app.services.grids import edits, topology
 from app.services.grids import lookup as service
@@ -29,7 +43,13 @@ from app.services.grids import lookup as service
 router = APIRouter(prefix="/api/v1/grids", tags=["grids 网格"])
 
 
-@router.get("", response_class=GeoJSONResponse, summary="网格列表 / list grids")
+@router.get(
+    "",
+    response_class=GeoJSONResponse,
+    response_model=GridPage,
+    responses=problems(),
+    summary="网格列表 / list grids",
+)
 def read_grids(
     request: Request,
     session: SessionDep,
@@ -50,7 +70,13 @@ def read_grids(
     return GeoJSONResponse(feature_collection(request, features, matched, page.limit, page.offset))
 
 
-@router.get("/locate", response_class=GeoJSONResponse, summary="按坐标定位网格 / grid at a point")
+@router.get(
+    "/locate",
+    response_class=GeoJSONResponse,
+    response_model=GridFeature,
+    responses=problems(404),
+    summary="按坐标定位网格 / grid at a point",
+)
 def locate_grid(
     session: SessionDep,
     lon: float = Query(..., ge=-180, le=180, description="经度 WGS84"),
@@ -63,7 +89,11 @@ def locate_grid(
 
 
 @router.get(
-    "/validation", response_class=GeoJSONResponse, summary="网格拓扑检查 / every topology violation"
+    "/validation",
+    response_class=GeoJSONResponse,
+    response_model=ValidationReport,
+    responses=problems(),
+    summary="网格拓扑检查 / every topology violation",
 )
 def read_grid_validation(
     session: SessionDep,
@@ -78,7 +108,13 @@ def read_grid_validation(
     return GeoJSONResponse({"type": "FeatureCollection", **report, "features": features})
 
 
-@router.get("/{code}", response_class=GeoJSONResponse, summary="网格详情 / one grid")
+@router.get(
+    "/{code}",
+    response_class=GeoJSONResponse,
+    response_model=GridFeature,
+    responses=problems(404),
+    summary="网格详情 / one grid",
+)
 def read_grid(session: SessionDep, code: str, at: Moment | None = Query(None)):
     row = service.get_grid(session, code, at)
     geometry = row.pop("geometry")
@@ -88,6 +124,8 @@ def read_grid(session: SessionDep, code: str, at: Moment | None = Query(None)):
 @router.get(
     "/{code}/history",
     response_class=GeoJSONResponse,
+    response_model=GridHistory,
+    responses=problems(404),
     summary="网格版本历史 / every version of a grid",
 )
 def read_grid_history(session: SessionDep, code: str):
@@ -104,39 +142,12 @@ DryRun = Query(
     False, description="只预览，不保存 / preview only: verdict and moves, nothing stored"
 )
 Planner = Annotated[User, require("planner")]
-
-
-class GridEditBody(BaseModel):
-    actor: str | None = Field(
-        None, max_length=200, description="代为编辑 / on whose behalf (the user is recorded too)"
-    )
-    note: str | None = Field(None, max_length=2000)
-
-
-class ReshapeBody(GridEditBody):
-    geometry: dict[str, Any] = Field(..., description="新形状 GeoJSON Polygon (WGS84)")
-    adjust_neighbours: bool = Field(True, description="相邻网格随之调整 / neighbours follow")
-
-
-class SplitBody(GridEditBody):
-    line: dict[str, Any] = Field(..., description="切分线 GeoJSON LineString, edge to edge")
-
-
-class MergeBody(GridEditBody):
-    codes: list[str] = Field(..., min_length=2)
-
-
-class CreateBody(GridEditBody):
-    geometry: dict[str, Any] = Field(..., description="所画范围 GeoJSON Polygon (WGS84)")
-    community: str | None = Field(None, description="社区编码; default: the one under the shape")
-
-
-class RetireBody(GridEditBody):
-    codes: list[str] = Field(..., min_length=1)
-
-
-class RenumberBody(GridEditBody):
-    community: str
+# clipped_m2 / mapping are there only for the edits that have them: exclude_unset keeps it so.
+EDIT: dict[str, Any] = {
+    "response_model": GridEditResult,
+    "response_model_exclude_unset": True,
+    "responses": problems(401, 403, 404),
+}
 
 
 def _options(user: User, body: GridEditBody, dry_run: bool) -> edits.EditOptions:
@@ -154,7 +165,7 @@ def _edited(result: dict) -> dict:
     return result
 
 
-@router.post("", summary="新建网格（按所画范围）/ create a grid from a drawn polygon")
+@router.post("", **EDIT, summary="新建网格（按所画范围）/ create a grid from a drawn polygon")
 def create_grid(
     session: SessionDep,
     settings: SettingsDep,
@@ -167,7 +178,7 @@ def create_grid(
     return _edited(edits.create(session, settings, shape, options, community=body.community))
 
 
-@router.post("/merge", summary="合并相邻网格 / merge adjacent grids")
+@router.post("/merge", **EDIT, summary="合并相邻网格 / merge adjacent grids")
 def merge_grids(
     session: SessionDep,
     settings: SettingsDep,
@@ -178,7 +189,7 @@ def merge_grids(
     return _edited(edits.merge(session, settings, body.codes, _options(user, body, dry_run)))
 
 
-@router.post("/retire", summary="撤销网格 / retire grids")
+@router.post("/retire", **EDIT, summary="撤销网格 / retire grids")
 def retire_grids(
     session: SessionDep,
     settings: SettingsDep,
@@ -189,7 +200,7 @@ def retire_grids(
     return _edited(edits.retire(session, settings, body.codes, _options(user, body, dry_run)))
 
 
-@router.post("/renumber", summary="社区网格重新编号 / renumber a community")
+@router.post("/renumber", **EDIT, summary="社区网格重新编号 / renumber a community")
 def renumber_grids(
     session: SessionDep,
     settings: SettingsDep,
@@ -200,7 +211,7 @@ def renumber_grids(
     return _edited(edits.renumber(session, settings, body.community, _options(user, body, dry_run)))
 
 
-@router.post("/{code}/reshape", summary="调整网格边界 / reshape a grid")
+@router.post("/{code}/reshape", **EDIT, summary="调整网格边界 / reshape a grid")
 def reshape_grid(
     session: SessionDep,
     settings: SettingsDep,
@@ -218,7 +229,7 @@ def reshape_grid(
     )
 
 
-@router.post("/{code}/split", summary="拆分网格 / split a grid along a line")
+@router.post("/{code}/split", **EDIT, summary="拆分网格 / split a grid along a line")
 def split_grid(
     session: SessionDep,
     settings: SettingsDep,

@@ -4,11 +4,13 @@ from fastapi import APIRouter
 from sqlalchemy import text
 
 from app.api.deps import SessionDep, SettingsDep
+from app.api.openapi import problems
+from app.schemas.health import Health
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health", summary="健康检查 / health")
+@router.get("/health", response_model=Health, responses=problems(), summary="健康检查 / health")
 def read_health(session: SessionDep, settings: SettingsDep):
     row = (
         session.execute(

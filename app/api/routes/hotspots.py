@@ -9,11 +9,12 @@ from typing import Annotated, Literal
 
 import numpy as np
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import BaseModel
 
 from app.api.deps import EngineDep, LanguageDep, SettingsDep
 from app.api.geojson import GeoJSONResponse
+from app.api.openapi import problems, schema_ref, with_problems
 from app.db.hotspots.queries import EventFilter
+from app.schemas.hotspots import GridHotspotCollection, StreetHotspotCollection, StreetHotspots
 from app.services.hotspots import analysis as service
 
 router = APIRouter(prefix="/api/v1/hotspots", tags=["hotspots 热点"])
@@ -81,34 +82,13 @@ def event_filter(engine, settings, params: FilterParams) -> EventFilter:
     return service.parse_filter(engine, settings, **params.__dict__)
 
 
-class StreetHotspot(BaseModel):
-    rank: int
-    street_id: int
-    segment_id: int | None = None
-    name: str
-    name_en: str | None = None
-    grade: str | None = None
-    events: int
-    length_m: float
-    per_100m: float | None
-    z: float | None = None
-    p: float | None = None
-    bin: int | None = None
-    previous: int | None = None
-    change: int | None = None
-    change_pct: float | None = None
-    trend: str | None = None
-
-
-class StreetHotspots(BaseModel):
-    filter: dict
-    level: Literal["street", "segment"]
-    order: str
-    count: int
-    items: list[StreetHotspot]
-
-
-@router.get("/grids", response_class=GeoJSONResponse, summary="网格热点 Gi* / grid hotspots")
+@router.get(
+    "/grids",
+    response_class=GeoJSONResponse,
+    response_model=GridHotspotCollection,
+    responses=problems(),
+    summary="网格热点 Gi* / grid hotspots",
+)
 def read_grid_hotspots(
     engine: EngineDep,
     settings: SettingsDep,
@@ -125,7 +105,14 @@ def read_grid_hotspots(
     return Response(_grid_collection(engine, hot, lang, geometry, significant), media_type=GEOJSON)
 
 
-@router.get("/streets", response_model=StreetHotspots, summary="街道热点排名 / street ranking")
+@router.get(
+    "/streets",
+    response_model=StreetHotspots,
+    responses=with_problems(
+        {200: {"content": {GEOJSON: {"schema": schema_ref(StreetHotspotCollection)}}}}
+    ),
+    summary="街道热点排名 / street ranking",
+)
 def read_street_hotspots(
     engine: EngineDep,
     settings: SettingsDep,

@@ -12,7 +12,7 @@ from app.api.deps import EngineDep, LanguageDep, SettingsDep
 from app.api.planner_editor import editor_settings
 from app.api.routes.hotspots import FilterDep, event_filter
 from app.api.templates import map_response
-from app.schemas.common import Moment
+from app.schemas.values import Moment
 from app.services.accounts.users import User
 from app.services.hotspots import maps as service
 

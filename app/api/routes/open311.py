@@ -23,9 +23,18 @@ from starlette.routing import Match
 
 from app.api.audit import audit_object
 from app.api.deps import EngineDep, LanguageDep, ReportsDep, SettingsDep
+from app.api.openapi import open311_errors
 from app.api.problems import describe, with_retry_after
 from app.api.ratelimit import limit_public_writes
 from app.errors import DomainError, InvalidInputError, NotFoundError
+from app.schemas.open311 import (
+    CreatedRequests,
+    Discovery,
+    RequestTokens,
+    ServiceDefinition,
+    ServiceRequests,
+    Services,
+)
 from app.services.intake import open311 as service
 
 XML_MEDIA_TYPE = "text/xml; charset=utf-8"
@@ -154,6 +163,16 @@ _POST_SCHEMA = {
     "required": ["service_code", "lat", "long"],
     "properties": {f: {"type": "string"} for f in _POST_FIELDS},
 }
+# Handlers render JSON or XML themselves (render()): the models document the JSON answer.
+XML = {200: {"content": {"text/xml": {"schema": {"type": "string"}}}}}
+
+
+def answers(model: type, *errors: int, status: int = 200) -> dict[str, Any]:
+    """The route arguments documenting ``model`` (JSON), its XML twin and the errors."""
+    xml = {status: XML[200]}
+    return {"response_model": model, "responses": {**xml, **open311_errors(*errors)}}
+
+
 _POST_BODY = {
     "requestBody": {
         "required": True,
@@ -165,19 +184,25 @@ _POST_BODY = {
 }
 
 
-@router.get("/discovery.{fmt}", summary="服务发现 / service discovery")
-@router.get("/v2/discovery.{fmt}", summary="服务发现 / service discovery")
+@router.get("/discovery.{fmt}", **answers(Discovery), summary="服务发现 / service discovery")
+@router.get("/v2/discovery.{fmt}", **answers(Discovery), summary="服务发现 / service discovery")
 def read_discovery(request: Request, fmt: FormatDep):
     endpoint = str(request.base_url).rstrip("/") + router.prefix + "/v2"
     return render(fmt, "discovery", service.discovery(endpoint))
 
 
-@router.get("/v2/services.{fmt}", summary="服务（部件/事件分类）列表 / services")
+@router.get(
+    "/v2/services.{fmt}", **answers(Services), summary="服务（部件/事件分类）列表 / services"
+)
 def read_services(fmt: FormatDep, engine: EngineDep, settings: SettingsDep, lang: LanguageDep):
     return render(fmt, "services", service.list_services(engine, settings, lang))
 
 
-@router.get("/v2/services/{service_code}.{fmt}", summary="服务定义 / service definition")
+@router.get(
+    "/v2/services/{service_code}.{fmt}",
+    **answers(ServiceDefinition),
+    summary="服务定义 / service definition",
+)
 def read_service_definition(
     service_code: str, fmt: FormatDep, engine: EngineDep, settings: SettingsDep, lang: LanguageDep
 ):
@@ -189,6 +214,7 @@ def read_service_definition(
     "/v2/requests.{fmt}",
     status_code=201,
     openapi_extra=_POST_BODY,
+    **answers(CreatedRequests, 429, status=201),
     summary="提交服务请求（上报案件）/ post a service request",
 )
 async def create_request(
@@ -205,7 +231,11 @@ async def create_request(
     return render(fmt, "service_requests", [created], 201, headers={"Location": location})
 
 
-@router.get("/v2/requests.{fmt}", summary="查询服务请求（公众渠道的案件）/ service requests")
+@router.get(
+    "/v2/requests.{fmt}",
+    **answers(ServiceRequests),
+    summary="查询服务请求（公众渠道的案件）/ service requests",
+)
 def read_requests(
     fmt: FormatDep,
     engine: EngineDep,
@@ -230,7 +260,11 @@ def read_requests(
     return render(fmt, "service_requests", requests)
 
 
-@router.get("/v2/requests/{service_request_id}.{fmt}", summary="单个服务请求 / one request")
+@router.get(
+    "/v2/requests/{service_request_id}.{fmt}",
+    **answers(ServiceRequests),
+    summary="单个服务请求 / one request",
+)
 def read_request(
     service_request_id: str,
     fmt: FormatDep,
@@ -242,7 +276,11 @@ def read_request(
     return render(fmt, "service_requests", found)
 
 
-@router.get("/v2/tokens/{token}.{fmt}", summary="令牌换取请求编号 / request id from a token")
+@router.get(
+    "/v2/tokens/{token}.{fmt}",
+    **answers(RequestTokens),
+    summary="令牌换取请求编号 / request id from a token",
+)
 def read_token(token: str, fmt: FormatDep, engine: EngineDep):
     return render(fmt, "service_requests", service.get_token(engine, token))
 

@@ -5,13 +5,20 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 
 from app.api.deps import EngineDep, SettingsDep
+from app.api.openapi import problems
 from app.api.routes.hotspots import FilterDep, event_filter
+from app.schemas.hotspots import StreetStatsOut
 from app.services.hotspots import analysis as service
 
 router = APIRouter(prefix="/api/v1/stats", tags=["statistics 统计"])
 
 
-@router.get("/streets", summary="按街道和分类统计 / events by street and class")
+@router.get(
+    "/streets",
+    response_model=StreetStatsOut,
+    responses=problems(),
+    summary="按街道和分类统计 / events by street and class",
+)
 def read_street_stats(
     engine: EngineDep,
     settings: SettingsDep,

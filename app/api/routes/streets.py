@@ -6,14 +6,22 @@ from fastapi import APIRouter, Query, Request
 
 from app.api.deps import SessionDep
 from app.api.geojson import GeoJSONResponse, feature_collection, features_from_rows, parse_bbox
+from app.api.openapi import problems
 from app.api.paging import PageDep
 from app.db.catalog import reads as repo
+from app.schemas.streets import StreetFeature, StreetPage
 from app.services.catalog import reads as service
 
 router = APIRouter(prefix="/api/v1/streets", tags=["streets 街道"])
 
 
-@router.get("", response_class=GeoJSONResponse, summary="街道列表 / list streets")
+@router.get(
+    "",
+    response_class=GeoJSONResponse,
+    response_model=StreetPage,
+    responses=problems(),
+    summary="街道列表 / list streets",
+)
 def read_streets(
     request: Request,
     session: SessionDep,
@@ -29,6 +37,12 @@ def read_streets(
     return GeoJSONResponse(feature_collection(request, features, matched, page.limit, page.offset))
 
 
-@router.get("/{street_id}", response_class=GeoJSONResponse, summary="街道详情 / one street")
+@router.get(
+    "/{street_id}",
+    response_class=GeoJSONResponse,
+    response_model=StreetFeature,
+    responses=problems(404),
+    summary="街道详情 / one street",
+)
 def read_street(session: SessionDep, street_id: int):
     return GeoJSONResponse(features_from_rows([service.get_street(session, street_id)], "id")[0])

@@ -8,7 +8,9 @@ from fastapi import APIRouter, Query
 
 from app.api.auth import CurrentUser
 from app.api.deps import EngineDep, SettingsDep
+from app.api.openapi import problems
 from app.api.paging import PageDep
+from app.schemas.transitions import TaskList
 from app.services.workflow import transitions as service
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["workflow 案件流转"])
@@ -19,7 +21,12 @@ Role = Literal[
 ]
 
 
-@router.get("", summary="待办任务 / tasks by role, ordered by time left")
+@router.get(
+    "",
+    response_model=TaskList,
+    responses=problems(401),
+    summary="待办任务 / tasks by role, ordered by time left",
+)
 def read_tasks(
     engine: EngineDep,
     settings: SettingsDep,

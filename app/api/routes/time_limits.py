@@ -2,32 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
 
 from app.api.audit import audit_object
 from app.api.auth import require
 from app.api.deps import EngineDep, SettingsDep
+from app.api.openapi import problems
+from app.schemas.time_limits import Kind, TimeLimitBody, TimeLimitList, TimeLimitOut
 from app.services.workflow import calendar as service
 
 router = APIRouter(prefix="/api/v1/time-limits", tags=["calendar 工作日历"])
-Kind = Literal["event", "component"]
 
 
-class TimeLimitBody(BaseModel):
-    """One time limit: class, filing criterion ('' = the class default), value and unit."""
-
-    class_kind: Kind = "event"
-    class_code: str = Field(..., pattern="^[0-9]{4,5}$")
-    criterion: str = Field("", max_length=200, description="立案条件；空 = 该分类默认")
-    value: float = Field(..., gt=0, le=100_000)
-    unit: Literal["urgent_hours", "working_hours", "working_days", "calendar_days"]
-    note: str | None = Field(None, max_length=1000)
-
-
-@router.get("", summary="处置时限列表 / time limits")
+@router.get(
+    "", response_model=TimeLimitList, responses=problems(), summary="处置时限列表 / time limits"
+)
 def read_time_limits(
     engine: EngineDep,
     settings: SettingsDep,
@@ -40,6 +29,8 @@ def read_time_limits(
 
 @router.put(
     "",
+    response_model=TimeLimitOut,
+    responses=problems(401, 403),
     summary="设置处置时限 / create or change a time limit",
     dependencies=[require("shift_leader")],
 )

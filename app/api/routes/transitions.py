@@ -3,33 +3,15 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field, HttpUrl
 
 from app.api.auth import CurrentUser, require
 from app.api.deps import EngineDep, SettingsDep
+from app.api.openapi import problems
+from app.schemas.transitions import CaseLog, TransitionBody, Workflow
 from app.services.intake.events import get_event
 from app.services.workflow import transitions as service
 
 router = APIRouter(prefix="/api/v1/events", tags=["workflow 案件流转"])
-
-
-class TransitionBody(BaseModel):
-    """One workflow action on a case."""
-
-    action: str = Field(
-        ...,
-        description="如 request_verification, confirm, file, dispatch, accept, "
-        "handle, request_check, close, rework, return, "
-        "request_extension, approve_extension, request_shelving, "
-        "approve_shelving, resume …",
-    )
-    note: str | None = Field(None, max_length=4000)
-    photo_urls: list[HttpUrl] = Field(default_factory=list, max_length=20)
-    unit_code: str | None = Field(
-        None, max_length=32, description="派遣到的单位 / unit to dispatch to"
-    )
-    hours: float | None = Field(None, gt=0, le=10_000, description="延期小时数 / extension hours")
-    criterion: str | None = Field(None, max_length=200, description="立案条件 / filing criterion")
 
 
 # Everyone on the case's path may act; which action needs which role is the workflow's rule.
@@ -38,6 +20,9 @@ WORKFLOW_ROLES = ("supervisor", "acceptor", "shift_leader", "dispatcher", "handl
 
 @router.post(
     "/{event_id}/transitions",
+    response_model=Workflow,
+    response_model_exclude_unset=True,
+    responses=problems(401, 403, 404, 409),
     summary="案件流转 / apply a workflow action",
     dependencies=[require(*WORKFLOW_ROLES)],
 )
@@ -57,13 +42,25 @@ def create_transition(
     )
 
 
-@router.get("/{event_id}/workflow", summary="流转状态与时限 / status, deadline and clock")
+# exclude_unset: a stage without a clock of its own has only status, due_at and limit.
+@router.get(
+    "/{event_id}/workflow",
+    response_model=Workflow,
+    response_model_exclude_unset=True,
+    responses=problems(401, 404),
+    summary="流转状态与时限 / status, deadline and clock",
+)
 def read_workflow(event_id: int, engine: EngineDep, settings: SettingsDep, user: CurrentUser):
     get_event(engine, event_id, user)  # 404 for a case this user may not see
     return service.get_workflow(engine, settings, event_id)
 
 
-@router.get("/{event_id}/log", summary="流转日志 / the case log")
+@router.get(
+    "/{event_id}/log",
+    response_model=CaseLog,
+    responses=problems(401, 404),
+    summary="流转日志 / the case log",
+)
 def read_log(event_id: int, engine: EngineDep, user: CurrentUser):
     get_event(engine, event_id, user)
     rows = service.get_log(engine, event_id)

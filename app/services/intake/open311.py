@@ -23,8 +23,8 @@ from app.db.catalog import classes as class_repo
 from app.db.intake import events as events_repo
 from app.db.intake import open311 as repo
 from app.errors import InvalidInputError, NotFoundError, UnknownClassError
-from app.schemas.common import within_postgres
 from app.schemas.events import EventCreate
+from app.schemas.values import within_postgres
 from app.services.intake.reports import ReportQueue
 from app.settings import Settings
 
