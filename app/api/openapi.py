@@ -8,6 +8,7 @@ API never sends, so :func:`problems` always lists 422 and FastAPI leaves its def
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI
@@ -85,7 +86,7 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-def with_problems(responses: dict[int | str, dict[str, Any]], *statuses: int) -> dict:
+def with_problems(responses: Mapping[int | str, dict[str, Any]], *statuses: int) -> dict:
     """``responses`` (e.g. a 200's other media types) plus :func:`problems` of ``statuses``."""
     return {**responses, **problems(*statuses)}
 
@@ -160,7 +161,8 @@ def install_openapi(app: FastAPI) -> None:
         _replace_default_422(document)
         for name in ("HTTPValidationError", "ValidationError"):
             schemas.pop(name, None)
-        for model in (Problem, Open311Error, *_REFERRED.values()):
+        models: list[type[BaseModel]] = [Problem, Open311Error, *_REFERRED.values()]
+        for model in models:
             schema = model.model_json_schema(ref_template=REF)
             schemas.update(schema.pop("$defs", {}))
             schemas[model.__name__] = schema

@@ -83,7 +83,9 @@ def component_filters(
 
 FiltersDep = Annotated[dict, Depends(component_filters)]
 # format=csv (or Accept: text/csv) answers the same rows as CSV, UTF-8 with a BOM.
-CSV = {200: {"content": {"text/csv": {"schema": {"type": "string", "format": "binary"}}}}}
+CSV: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string", "format": "binary"}}}}
+}
 
 
 def _wants_csv(request: Request, format_: Format | None) -> bool:
