@@ -61,7 +61,7 @@ def test_a_split_line_must_cross_the_grid(world) -> None:
     client, _ = world
     far = geo(LineString([(150, 10), (150, 90)]))  # inside the neighbour A2, not A1
     r = client.post(f"/api/v1/grids/{sd.A1}/split?dry_run=true&lang=en", json={"line": far})
-    assert r.status_code == 422 and "does not cross" in r.json()["detail"], r.text
+    assert r.status_code == 422 and "does not cut" in r.json()["detail"], r.text
 
 
 @pytest.mark.parametrize(

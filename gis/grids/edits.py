@@ -170,10 +170,7 @@ def split_grid(grids: gpd.GeoDataFrame, code: str, line: BaseGeometry) -> GridCh
     shape = _get(_geoms_by_code(grids), code)
     check_drawn(line, "line")
     if not shapely.intersects(line, shapely.buffer(shape, -SNAP_DEGREES)):
-        raise EditError(
-            f"the line does not cross grid {code}: draw it across the grid, from edge to edge",
-            f"该线未穿过网格 {code}：请从一边画到另一边",
-        )
+        raise _not_cut(code)  # it does not even enter the grid
     boundary = shapely.boundary(shape)
     # The whole drawn line, a hair longer, noded with the boundary: clipped to the grid, its
     # ends fell a hair off the edge (floating point) and polygonize found no closed piece.
@@ -186,13 +183,17 @@ def split_grid(grids: gpd.GeoDataFrame, code: str, line: BaseGeometry) -> GridCh
     )
     pieces = pieces[shapely.area(pieces) > 0] if len(pieces) else pieces
     if len(pieces) < 2:
-        raise EditError(
-            f"the line does not cut grid {code} in two: draw it across the grid, from edge to edge",
-            f"该线未将网格 {code} 一分为二：请从一边画到另一边",
-        )
+        raise _not_cut(code)
     ordered = [pieces[i] for i in reading_order(gpd.GeoSeries(pieces, crs=grids.crs))]
     return GridChange(
         "split", _community(grids), retired=[code], created=ordered, parents=[code] * len(ordered)
+    )
+
+
+def _not_cut(code: str) -> EditError:
+    return EditError(
+        f"the line does not cut grid {code} in two: draw it across the grid, from edge to edge",
+        f"该线未将网格 {code} 一分为二：请从一边画到另一边",
     )
 
 
