@@ -137,3 +137,21 @@ def test_a_value_the_database_refuses_is_the_callers_error(engine) -> None:
     )
     found = describe(request, caught.value)
     assert found.status == 422 and "time zone displacement" in found.detail
+
+
+def test_a_database_error_is_logged_with_its_cause(engine, caplog) -> None:
+    """The log names what went wrong (it said "NoneType: None" before), the answer does not."""
+    from sqlalchemy.exc import DBAPIError
+    from starlette.requests import Request
+
+    from app.api.problems import describe
+
+    with pytest.raises(DBAPIError) as caught, engine.connect() as conn:
+        conn.execute(text("SELECT * FROM no_such_table"))
+    request = Request(
+        {"type": "http", "method": "GET", "path": "/x", "query_string": b"", "headers": []}
+    )
+    found = describe(request, caught.value)
+    assert found.status == 500 and "no_such_table" not in found.detail
+    assert 'relation "no_such_table" does not exist' in caplog.text
+    assert "GET /x" in caplog.text
