@@ -149,7 +149,7 @@ def test_a_database_error_is_logged_with_its_cause(engine, caplog) -> None:
     with pytest.raises(DBAPIError) as caught, engine.connect() as conn:
         conn.execute(text("SELECT * FROM no_such_table"))
     request = Request(
-        {"type": "http", "method": "GET", "path": "/x", "query_string": b"", "headers": []}
+        {"type": "http", "method": "GET", "path": "/x", "query_string": b"lang=zh", "headers": []}
     )
     found = describe(request, caught.value)
     assert found.status == 500 and "no_such_table" not in found.detail
