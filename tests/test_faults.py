@@ -153,7 +153,7 @@ def test_acknowledged_reports_survive_restart_and_crash_exactly_once(cluster, tm
             )
         ).all()
     engine.dispose()
-    ids = dict(stored)
+    ids: dict[str, list[int]] = {key: list(found) for key, found in stored}
     lost = [k for k in outcome.acknowledged if k not in ids]
     duplicated = [k for k, v in ids.items() if len(v) > 1]
     wrong_case = [k for k, i in outcome.acknowledged.items() if k in ids and ids[k] != [i]]

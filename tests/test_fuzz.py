@@ -149,5 +149,5 @@ def test_every_operation_answers_as_published(served, tmp_path) -> None:
     }
     (tmp_path / "fuzz-summary.json").write_text(json.dumps(summary, indent=1))
     print("\nfuzz summary:", json.dumps(summary, indent=1, ensure_ascii=False))
-    assert summary["operations"] >= 60  # every operation of the document, not a subset
+    assert len(tally.operations) >= 60  # every operation of the document, not a subset
     assert not tally.failures, "\n\n".join(tally.failures.values())
