@@ -98,6 +98,31 @@ def test_deep_and_large_bodies(world, settings) -> None:
     )
 
 
+def test_a_body_that_is_not_utf8_is_named(world) -> None:
+    # Found by tests/test_fuzz.py: FastAPI answered an undocumented 400, in English only.
+    client, engine = world
+    raw = {"content": b"\xff[]", "headers": {"content-type": "application/json"}}
+    body = _problem(client.post("/api/v1/dispatch-rules", **raw))
+    assert body["errors"][0]["loc"] == ["body"] and "不是 UTF-8 编码的 JSON" in body["detail"]
+    body = _problem(client.post("/api/v1/events/assign?lang=en", **raw))
+    assert "not UTF-8 encoded JSON" in body["detail"]
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM dispatch_rule")).scalar_one() == 0
+
+
+def test_a_deadline_beyond_the_calendars_horizon(world) -> None:
+    # Found by tests/test_fuzz.py: 10,000 working days (allowed) ran past the horizon: a 500.
+    client, _ = world
+    start = "2026-11-02T09:00:00+08:00"
+    params = {"start": start, "value": "10000", "unit": "working_days"}
+    assert (
+        "超出可计算范围"
+        in _problem(client.get("/api/v1/calendar/deadline", params=params))["detail"]
+    )
+    params = {"start": "9999-06-01T09:00:00+08:00", "value": "1000", "unit": "calendar_days"}
+    _problem(client.get("/api/v1/calendar/deadline", params=params | {"lang": "en"}))
+
+
 def test_unknown_query_parameters_are_refused(world) -> None:
     client, _ = world
     body = _problem(client.get("/api/v1/grids", params={"comunity": "320599001001"}))

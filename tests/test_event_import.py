@@ -15,6 +15,7 @@ from app.cli import app as cli
 from app.errors import ImportRejected
 from app.main import create_app
 from app.services.intake.event_import import EventImportOptions, import_events
+from tests import auth
 from tests import small_district as sd
 
 FIELDS = ["class_code", "lon", "lat", "source", "observed_at", "location_text", "idempotency_key"]
@@ -192,6 +193,38 @@ def test_reimport_with_keys_changes_nothing_and_cli_reports(
     assert _count(engine) == 6
     bad = runner.invoke(cli, ["import", "events", str(_csv(tmp_path / "bad.csv", BAD))])
     assert bad.exit_code == 1 and "row 2" in bad.output and _count(engine) == 6
+
+
+def test_an_imported_key_is_scoped_by_its_reporter(engine, settings, district, tmp_path):
+    """A key an API account used does not hide a file's row with that key from another
+    reporter; a re-import still skips the rows it stored."""
+    with TestClient(create_app(settings), headers=auth.headers(settings, "supervisor")) as client:
+        lon, lat = sd.lonlat(30, 30)
+        body = {"class_code": "0102", "class_kind": "event", "lon": lon, "lat": lat}
+        answer = client.post(
+            "/api/v1/events",
+            json=body | {"source": "supervisor"},
+            headers={"Idempotency-Key": "k1"},
+        )
+        assert answer.status_code == 201, answer.text
+    # (the second row leaves reporter and photos empty: stored as NULL, not as the text 'nan')
+    rows = [
+        _row(30, 90, key="k1", reporter="热线 王五", photo_urls="https://img.example/1.jpg"),
+        _row(150, 150, key="k3"),
+    ]
+    first = import_events(engine, settings, _csv(tmp_path / "hotline.csv", rows))
+    assert (first.rows_written, first.rows_already_imported) == (2, 0)
+    again = import_events(engine, settings, _csv(tmp_path / "hotline.csv", rows))
+    assert (again.rows_written, again.rows_already_imported) == (0, 2)
+    with engine.connect() as conn:
+        stored = conn.execute(
+            text("SELECT idempotency_key, reported_by, reporter, photo_urls FROM event ORDER BY id")
+        ).all()
+    assert stored == [
+        ("k1", "supervisor", None, None),
+        ("k1", "热线 王五", "热线 王五", ["https://img.example/1.jpg"]),
+        ("k3", None, None, None),
+    ]
 
 
 def test_missing_columns_and_empty_files_are_rejected(engine, settings, district, tmp_path):

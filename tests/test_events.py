@@ -320,6 +320,33 @@ def test_idempotency_key_replays_and_conflicts(world):
     assert _count(engine) == 1
 
 
+def test_an_idempotency_key_is_the_accounts_own(world, settings):
+    """Another account sending the same key gets its own case: never the first account's case
+    (nor a 409 naming it), and each account's retry still replays its own."""
+    client, engine, _ = world
+    other = auth.headers(settings, "supervisor", username="other-patrol-app")
+    mine = report(client, 30, 30, idempotency_key="shared-1", description="甲")
+    lon, lat = sd.lonlat(30, 30)
+    body = {"class_code": "0102", "class_kind": "event", "lon": lon, "lat": lat}
+    body |= {"source": "supervisor", "reporter": "监督员 张三", "description": "甲"}
+    same = client.post("/api/v1/events", json=body, headers=other | {"Idempotency-Key": "shared-1"})
+    body |= {"description": "乙"}
+    theirs = client.post(
+        "/api/v1/events", json=body, headers=other | {"Idempotency-Key": "shared-2"}
+    )
+    assert (mine.status_code, same.status_code, theirs.status_code) == (201, 201, 201), same.text
+    assert same.json()["id"] != mine.json()["id"]
+    assert same.json()["reported_by"] == "other-patrol-app"
+    # the other account reuses its key with other content: a 409 that names its own case
+    clash = client.post(
+        "/api/v1/events", json=body, headers=other | {"Idempotency-Key": "shared-1"}
+    )
+    assert clash.status_code == 409 and f"#{same.json()['id']}" in clash.json()["detail"]
+    again = report(client, 30, 30, idempotency_key="shared-1", description="甲")
+    assert again.status_code == 200 and again.json()["id"] == mine.json()["id"]
+    assert _count(engine) == 3
+
+
 def test_concurrent_retries_create_one_case(world):
     client, engine, _ = world
     with ThreadPoolExecutor(8) as pool:

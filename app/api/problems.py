@@ -93,6 +93,8 @@ def describe(request: Request, exc: Exception) -> Problem:
         title = "请求参数无效" if zh else "Invalid request parameters"
         return Problem(422, "invalid-input", title, where, {"errors": errors})
     if isinstance(exc, StarletteHTTPException):
+        if exc.status_code == 400 and exc.detail == BODY_UNPARSABLE:
+            return _unparsable_body(exc, zh)
         if exc.status_code == 404:
             return Problem(404, "not-found", "未找到" if zh else "Not found", request.url.path)
         return Problem(
@@ -139,6 +141,24 @@ def describe(request: Request, exc: Exception) -> Problem:
             else "The request could not be completed; nothing was changed.",
         )
     raise exc
+
+
+# FastAPI's answer to a body it cannot read as JSON or a form for a reason other than bad
+# JSON syntax (which is a 422 already): bytes that are not UTF-8, a broken multipart form.
+BODY_UNPARSABLE = "There was an error parsing the body"
+
+
+def _unparsable_body(exc: StarletteHTTPException, zh: bool) -> Problem:
+    """The same 422 as any other refused field, naming what was wrong with the body."""
+    if isinstance(exc.__cause__, UnicodeDecodeError):
+        why = "请求体不是 UTF-8 编码的 JSON" if zh else "the request body is not UTF-8 encoded JSON"
+        kind = "body_not_utf8"
+    else:
+        why = "请求体无法解析（JSON 或表单）" if zh else "the request body could not be parsed"
+        kind = "body_unparsable"
+    title = "请求参数无效" if zh else "Invalid request parameters"
+    errors = [{"loc": ["body"], "msg": why, "type": kind}]
+    return Problem(422, "invalid-input", title, f"body: {why}", {"errors": errors})
 
 
 # PostgreSQL's data exceptions that only a caller's value can cause (class 22: out of range,

@@ -271,6 +271,16 @@ class Event(Base):
             postgresql_using="gist",
             postgresql_where=text(states.is_open()),
         ),
+        # An idempotency key is the account's own (migration 0016); anonymous reports share
+        # one scope (NULLs equal), reports without a key never conflict.
+        Index(
+            "uq_event_idempotency_key_reported_by",
+            "idempotency_key",
+            "reported_by",
+            unique=True,
+            postgresql_nulls_not_distinct=True,
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -286,7 +296,7 @@ class Event(Base):
     # the account that filed it through the API (NULL: anonymous Open311) or a bulk import's
     reported_by: Mapped[str | None] = mapped_column(Text)
     photo_urls: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
-    idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))
     public_token: Mapped[str | None] = mapped_column(String(36), unique=True)
     reporter_contact: Mapped[dict | None] = mapped_column(JSONB)
     service_notice: Mapped[str | None] = mapped_column(Text)

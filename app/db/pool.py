@@ -14,6 +14,7 @@ answers 503 when the database cannot be reached and 500 otherwise, as on every o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -132,7 +133,11 @@ class IntakeDatabase:
         # A connection that failed this way is gone, and so probably are the pool's others
         # (a restart or failover cuts them all): each is replaced at its next acquire.
         assert self.pool is not None
-        conn.terminate()
+        # When the server closed it (a restart's "terminating connection"), asyncpg has
+        # already handed it back to the pool and detached it: terminate() would then raise
+        # InterfaceError and turn the 503 into a 500.
+        with contextlib.suppress(asyncpg.InterfaceError):
+            conn.terminate()
         await self.pool.expire_connections()
 
 

@@ -20,7 +20,7 @@ router = APIRouter(prefix="/api/v1/auth", tags=["auth 登录"])
 @router.post(
     "/token",
     response_model=Token,
-    responses=problems(401),
+    responses=problems(401, 429),  # 429: too many failed sign-ins (per account, per client)
     summary="登录获取令牌 / sign in for a bearer token",
 )
 def create_token(

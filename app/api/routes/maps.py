@@ -9,6 +9,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 
 from app.api.auth import require
 from app.api.deps import EngineDep, LanguageDep, SettingsDep
+from app.api.openapi import problems
 from app.api.planner_editor import editor_settings
 from app.api.routes.hotspots import FilterDep, event_filter
 from app.api.templates import map_response
@@ -21,7 +22,12 @@ Basemap = Literal["osm", "tianditu", "none"]
 BASEMAP = Query(None, description="底图 / basemap: osm, tianditu (needs a key), none (plain)")
 
 
-@router.get("/supervisor", response_class=HTMLResponse, summary="监督员地图 / supervisor map")
+@router.get(
+    "/supervisor",
+    response_class=HTMLResponse,
+    responses=problems(401, 403, 404),
+    summary="监督员地图 / supervisor map",
+)
 def read_supervisor_map(
     viewer: Annotated[User, require("supervisor", *service.COMMAND_CENTRE)],
     engine: EngineDep,
@@ -45,7 +51,12 @@ def read_supervisor_map(
     return map_response(page)
 
 
-@router.get("/hotspots", response_class=HTMLResponse, summary="热点分析地图 / analyst hotspot map")
+@router.get(
+    "/hotspots",
+    response_class=HTMLResponse,
+    responses=problems(),
+    summary="热点分析地图 / analyst hotspot map",
+)
 def read_hotspot_map(
     engine: EngineDep,
     settings: SettingsDep,
@@ -62,7 +73,12 @@ def read_hotspot_map(
     return map_response(page)
 
 
-@router.get("/planner", response_class=HTMLResponse, summary="网格规划地图 / planner map")
+@router.get(
+    "/planner",
+    response_class=HTMLResponse,
+    responses=problems(401, 403, 404),
+    summary="网格规划地图 / planner map",
+)
 def read_planner_map(
     viewer: Annotated[User, require("planner", "analyst")],
     engine: EngineDep,

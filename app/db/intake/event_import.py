@@ -178,13 +178,16 @@ def all_units(conn: Connection) -> dict[int, dict]:
     return {r["id"]: dict(r) for r in rows}
 
 
-def existing_keys(conn: Connection, keys: Sequence[str]) -> set[str]:
+def existing_keys(conn: Connection, keys: Sequence[str]) -> set[tuple[str, str | None]]:
+    """The (idempotency key, reported_by) pairs already stored among ``keys``: a key is taken
+    per reporter (migration 0016)."""
     if not keys:
         return set()
     rows = conn.execute(
-        text("SELECT idempotency_key FROM event WHERE idempotency_key = ANY(:k)"), {"k": list(keys)}
+        text("SELECT idempotency_key, reported_by FROM event WHERE idempotency_key = ANY(:k)"),
+        {"k": list(keys)},
     )
-    return {r[0] for r in rows}
+    return {(r[0], r[1]) for r in rows}
 
 
 def reserve_event_ids(conn: Connection, n: int) -> list[int]:
@@ -229,10 +232,12 @@ EVENT_COPY_COLUMNS = (
 
 
 def csv_buffer(rows: Iterable[Sequence]) -> io.StringIO:
-    """Rows as CSV for COPY (None → ``\\N``), rewound."""
+    """Rows as CSV for COPY (None and NaN → ``\\N``), rewound."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerows(["\\N" if v is None else v for v in row] for row in rows)
+    # pandas 3 stores a text column's missing cells as NaN (its str dtype), which csv would
+    # write as the text 'nan': a reporter or description that was never given.
+    writer.writerows(["\\N" if v is None or v != v else v for v in row] for row in rows)
     buffer.seek(0)
     return buffer
 

@@ -38,6 +38,8 @@ LEFT JOIN LATERAL (SELECT u.code, u.name FROM responsible_unit u WHERE u.id = e.
 # array per column. INSERT … SELECT … ORDER BY draws the ids in the rows' order (SQLAlchemy's
 # insertmanyvalues relies on the same for PostgreSQL), so the cases read back in id order are
 # the rows in order, less those whose idempotency key was taken (ON CONFLICT DO NOTHING).
+# A key is taken per account (``reported_by``; migration 0016): the conflict target names the
+# partial unique index, so another account's case with the same key never answers for this one.
 INSERT_REPORTED = Statement(
     """
 WITH ins AS (
@@ -73,7 +75,7 @@ WITH ins AS (
         street_distance_m, component_id, component_distance_m, unit_id, assignment, deadline_at, i
     )
     ORDER BY i
-    ON CONFLICT (idempotency_key) DO NOTHING
+    ON CONFLICT (idempotency_key, reported_by) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING *
 ), log AS (
     -- The actor is the signed-in account (an anonymous Open311 request: 'public'), never the
@@ -86,7 +88,10 @@ WITH ins AS (
     + EVENT_SELECT.replace("FROM event e", "FROM ins e")
     + " ORDER BY e.id"
 )
-EVENT_BY_IDEMPOTENCY_KEY = Statement(EVENT_SELECT + " WHERE e.idempotency_key = :key")
+EVENT_BY_IDEMPOTENCY_KEY = Statement(
+    EVENT_SELECT
+    + " WHERE e.idempotency_key = :key AND e.reported_by IS NOT DISTINCT FROM :reported_by"
+)
 
 
 async def insert_reported_events(conn: IntakeConnection, rows: list[dict]) -> list[dict | None]:
@@ -98,7 +103,7 @@ async def insert_reported_events(conn: IntakeConnection, rows: list[dict]) -> li
     out: list[dict | None] = []
     n = 0
     for row in rows:
-        if n < len(stored) and stored[n]["idempotency_key"] == row["idempotency_key"]:
+        if n < len(stored) and _same_key(stored[n], row):
             out.append(stored[n])
             n += 1
         else:  # a key already taken: by an earlier case, or by a row before it here
@@ -107,8 +112,18 @@ async def insert_reported_events(conn: IntakeConnection, rows: list[dict]) -> li
     return out
 
 
-async def get_event_by_idempotency_key(conn: IntakeConnection, key: str) -> dict | None:
-    rows = await conn.rows(EVENT_BY_IDEMPOTENCY_KEY, {"key": key})
+def _same_key(stored: dict, row: dict) -> bool:
+    return (stored["idempotency_key"], stored["reported_by"]) == (
+        row["idempotency_key"],
+        row["reported_by"],
+    )
+
+
+async def get_event_by_idempotency_key(
+    conn: IntakeConnection, key: str, reported_by: str | None
+) -> dict | None:
+    """The case ``reported_by`` (None: anonymous) stored under ``key``, if any."""
+    rows = await conn.rows(EVENT_BY_IDEMPOTENCY_KEY, {"key": key, "reported_by": reported_by})
     return rows[0] if rows else None
 
 

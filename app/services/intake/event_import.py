@@ -96,7 +96,16 @@ def import_event_frame(
         t = time.perf_counter()
         timings["validate_s"] = t - started
         already = repo.existing_keys(conn, rows["idempotency_key"].dropna().tolist())
-        skip = rows["idempotency_key"].isin(already).to_numpy()
+        # The import stores the file's reporter as reported_by, so its keys are scoped by it.
+        skip = np.zeros(len(rows), dtype=bool)
+        if already:  # (a first import of a file skips this walk over its rows)
+            skip = np.array(
+                [
+                    (key, None if pd.isna(by) else by) in already
+                    for key, by in zip(rows["idempotency_key"], rows["reporter"], strict=True)
+                ],
+                dtype=bool,
+            )
         rows = rows[~skip & ~rows["row"].isin({p.row for p in problems})].reset_index(drop=True)
         facts, more = gather_bulk_facts(conn, settings, rows, classes)
         problems += more
@@ -210,7 +219,7 @@ def _event_rows(settings, chunk, facts, ids, position_id, units, centre) -> Iter
     for row, f, event_id in zip(chunk.itertuples(index=False), facts, ids, strict=True):
         point = point_of_row(row)
         a = decide_row(settings, point, f, units, centre, position_id)
-        photos = row.photo_urls.split(";") if row.photo_urls else None
+        photos = row.photo_urls.split(";") if isinstance(row.photo_urls, str) else None  # or NaN
         comp = a.get("component") or {}
         yield (
             event_id,

@@ -217,7 +217,7 @@ def _outside(request: EventCreate) -> OutsideCoverageError:
 
 async def _replay(conn: IntakeConnection, report: _Report) -> dict:
     key = report.row["idempotency_key"]
-    event = await repo.get_event_by_idempotency_key(conn, key)
+    event = await repo.get_event_by_idempotency_key(conn, key, report.reported_by)
     assert event is not None  # keys are never deleted
     if (event["assignment"] or {}).get("request_fingerprint") != fingerprint(report.request):
         raise ConflictError(

@@ -19,7 +19,9 @@ from app import PROJECT_ROOT
 from app.db.workflow import calendar as repo
 from app.errors import ImportRejected, InvalidInputError, RowProblem
 from app.services.workflow.deadlines import (
+    MAX_DAYS,
     UNITS,
+    BeyondHorizon,
     TimeLimit,
     WorkCalendar,
     format_periods,
@@ -176,7 +178,14 @@ def compute_deadline(
         cal = load_calendar(conn, settings)
     if start.tzinfo is None:
         start = start.replace(tzinfo=cal.tz)
-    end = cal.deadline(start, limit)
+    try:
+        end = cal.deadline(start, limit)
+    except (BeyondHorizon, OverflowError) as exc:  # (OverflowError: past the year 9999)
+        raise InvalidInputError(
+            f"时限 {limit.describe()} 自 {start.isoformat()} 起超出可计算范围（{MAX_DAYS} 天内）",
+            f"the limit {limit.describe('en')} from {start.isoformat()} runs out beyond "
+            f"what can be computed (within {MAX_DAYS} days)",
+        ) from exc
     return {
         "start": start.astimezone(cal.tz).isoformat(),
         "deadline": end.isoformat(),

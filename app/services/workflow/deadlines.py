@@ -38,6 +38,10 @@ MAX_DAYS = 3660
 Period = tuple[time, time]
 
 
+class BeyondHorizon(ValueError):
+    """The answer lies more than ``MAX_DAYS`` days away (or past the last representable day)."""
+
+
 def parse_periods(text: str) -> tuple[Period, ...]:
     """``"09:00-12:00,13:30-17:30"`` → ordered, non-overlapping (start, end) pairs."""
     periods: list[Period] = []
@@ -176,7 +180,7 @@ class WorkCalendar:
                     return (begin + timedelta(seconds=remaining)).replace(tzinfo=self.tz)
                 remaining -= available
             day += timedelta(days=1)
-        raise ValueError(f"the calendar has no working time within {MAX_DAYS} days")
+        raise BeyondHorizon(f"the calendar has no working time within {MAX_DAYS} days")
 
     def back(self, end: datetime, seconds: float, working: bool) -> datetime:
         """The earliest moment with at most ``seconds`` of working (or clock) time left before
@@ -200,7 +204,7 @@ class WorkCalendar:
                     return (stop - timedelta(seconds=remaining)).replace(tzinfo=self.tz)
                 remaining -= available
             day -= timedelta(days=1)
-        raise ValueError(f"the calendar has no working time within {MAX_DAYS} days")
+        raise BeyondHorizon(f"the calendar has no working time within {MAX_DAYS} days")
 
     def yellow_at(
         self, deadline: datetime, limit_seconds: float, working: bool, yellow_share: float
