@@ -33,4 +33,6 @@ ALTER TABLE audit_log ADD COLUMN object jsonb;
 
 
 def downgrade() -> None:
-    op.execute("ALTER TABLE event DROP COLUMN reported_by; ALTER TABLE audit_log DROP COLUMN object;")
+    op.execute(
+        "ALTER TABLE event DROP COLUMN reported_by; ALTER TABLE audit_log DROP COLUMN object;"
+    )
