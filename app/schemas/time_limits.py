@@ -17,7 +17,9 @@ class TimeLimitBody(BaseModel):
     class_kind: Kind = "event"
     class_code: str = Field(..., pattern="^[0-9]{4,5}$")
     criterion: str = Field("", max_length=200, description="立案条件；空 = 该分类默认")
-    value: float = Field(..., gt=0, le=100_000)
+    # At most 1,000 of any unit: longer limits run past the working calendar's 10-year horizon
+    # (a dispatch with them could not compute its deadline).
+    value: float = Field(..., gt=0, le=1_000)
     unit: LimitUnit
     note: str | None = Field(None, max_length=1000)
 
