@@ -15,6 +15,7 @@ import pytest
 import shapely
 from geopandas.testing import assert_geodataframe_equal
 
+from app import states
 from gis.demo import DemoDistrict, generate_district, read_district, write_district
 from gis.demo import catalog as _demo_catalog
 from gis.demo import components as _demo_components
@@ -415,7 +416,7 @@ def test_demo_accounts_sign_in_and_the_supervisor_owns_busy_grids(demo_copy, tmp
             open_cases = conn.execute(
                 text(
                     "SELECT count(*) FROM event e JOIN grid g ON g.code = e.grid_code "
-                    "WHERE g.supervisor = :s AND e.status NOT IN ('closed', 'voided')"
+                    f"WHERE g.supervisor = :s AND {states.is_open('e.status')}"
                 ),
                 {"s": supervisor},
             ).scalar_one()

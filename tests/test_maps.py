@@ -11,9 +11,6 @@ import contextlib
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -31,6 +28,7 @@ from gis.demo import generate_district
 from gis.maps import BIN_COLOURS, COMMUNITY_COLOURS, LIGHT_COLOURS, PLAIN_BACKGROUND
 from tests.auth import PASSWORD
 from tests.conftest import create_database, drop_database
+from tests.served import uvicorn_server
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = (
@@ -128,12 +126,6 @@ def sign_in(
     return r.cookies[SESSION_COOKIE]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def district():
     return generate_district(n_grids=400, seed=11, events_per_grid=30.0)
@@ -148,44 +140,10 @@ def server(server_url, template_db, district, tmp_path_factory):
     url = create_database(server_url, name, template=template_db)
     engine = make_engine(url)
     load_district(engine, district, open_share=0.05)
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "CITYGRID_MAP_BASEMAP": "none",
-        "CITYGRID_MAP_ASSETS": "local",
-        "CITYGRID_HOME": str(tmp_path_factory.mktemp("home")),
-        "CITYGRID_LOGIN_RATE_PER_MINUTE": "1000",
-    }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "app.main:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        cwd=ROOT,
-    )
-    base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
-            try:
-                if httpx.get(base + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        yield base, url, engine
+        with uvicorn_server(url, tmp_path_factory.mktemp("home")) as base:
+            yield base, url, engine
     finally:
-        proc.terminate()
-        proc.wait(10)
         engine.dispose()
         drop_database(server_url, name)
 

@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from app import states
 from app.db.session import make_engine
 from app.db.workflow import cases as workflow_repo
 from app.main import create_app
@@ -222,7 +223,7 @@ def test_every_legal_path(shared, name):
         assert r.status_code == 200, (action, r.text)
     view = r.json()
     assert view["status"] == final
-    if final in ("closed", "invalid", "voided"):
+    if final in states.TERMINAL:
         assert view["allowed_actions"] == []
     log = log_of(engine, event_id)
     assert [row[0] for row in log] == ["report", *path]
